@@ -1,0 +1,68 @@
+"""The composition root: builds every store and service from the settings and hands them down.
+Nothing else constructs stores or reads settings."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from layers import gpkg
+from layers.postgis_tables import PostgisFeatureTables
+from layers.sqlite_tables import SqliteFeatureTables
+from layers.store import LayerStore
+from machihub.audit import AuditLog
+from machihub.clock import Clock
+from machihub.db import Database, SqliteDatabase, open_database
+from machihub.schema import create_core_schema
+from machihub.settings import Settings
+from machihub.tenants import TenantStore
+from machihub.users import UserStore
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    db: Database
+    clock: Clock
+    audit: AuditLog
+    tenants: TenantStore
+    users: UserStore
+    layers: LayerStore
+
+    def init_schema(self) -> None:
+        with self.db.transaction() as tx:
+            create_core_schema(tx)
+            self.layers.create_schema(tx)
+        if isinstance(self.db, SqliteDatabase):
+            self.db.checkpoint()  # GDAL reads the GeoPackage application_id from the file header itself
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def resolve_secret(settings: Settings) -> str:
+    """Use the configured secret, or one generated once into data_dir (never a built-in default)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="ascii")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
+def build_hub(settings: Settings, clock: Clock | None = None) -> Hub:
+    clock = clock or Clock()
+    db = open_database(settings.store)
+    if isinstance(db, SqliteDatabase):
+        db.add_connect_hook(gpkg.register_functions)
+        tables = SqliteFeatureTables()
+    else:
+        tables = PostgisFeatureTables()
+    secret = resolve_secret(settings)
+    audit = AuditLog(db, clock)
+    return Hub(settings=settings, db=db, clock=clock, audit=audit,
+               tenants=TenantStore(db, audit, clock),
+               users=UserStore(db, audit, clock, secret, settings.login_attempts_per_minute),
+               layers=LayerStore(db, tables, audit, clock))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from layers import gpkg
 from layers.postgis_tables import PostgisFeatureTables
@@ -17,6 +18,8 @@ from machihub.schema import create_core_schema
 from machihub.settings import Settings
 from machihub.tenants import TenantStore
 from machihub.users import UserStore
+
+ADDRESS_DATA = Path(__file__).resolve().parent.parent / "gis" / "address_data"
 
 
 @dataclass
@@ -35,6 +38,18 @@ class Hub:
             self.layers.create_schema(tx)
         if isinstance(self.db, SqliteDatabase):
             self.db.checkpoint()  # GDAL reads the GeoPackage application_id from the file header itself
+
+    _addresses: Any = None
+
+    @property
+    def addresses(self) -> Any:
+        """Offline 町丁目 lookup over the shipped Geolonia data, knowing each tenant's name (built once)."""
+        if self._addresses is None:
+            from gis.address import AddressIndex
+
+            names = {t.code: [t.prefecture + t.name, t.name] for t in self.tenants.list()}
+            self._addresses = AddressIndex.from_dir(ADDRESS_DATA, names)
+        return self._addresses
 
     def close(self) -> None:
         self.db.close()

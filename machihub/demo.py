@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gis.boundaries import municipality_names, municipality_polygon
 from layers.importer import import_file
+from layers.shelters import GSI_HAZARD_FIELDS
 from machihub.compose import Hub
 from machihub.errors import NotFound
 from machihub.principal import SYSTEM
@@ -17,7 +18,10 @@ GSI = "出典：国土地理院 指定緊急避難場所・指定避難所デー
 TAKAMATSU_OD = "高松市オープンデータ (CC BY 4.0)"
 PLATEAU = "出典：国土交通省 PLATEAU"
 N03 = "出典：国土交通省 国土数値情報（行政区域データ）を加工"
-GSI_HAZARDS = ("洪水", "崖崩れ、土石流及び地滑り", "高潮", "地震", "津波", "大規模な火事", "内水氾濫", "火山現象")
+GSI_HAZARDS = tuple(GSI_HAZARD_FIELDS.values())
+TAKAMATSU_HAZARD_FIELDS = {"flood": "flood_L2", "landslide": "sedimentDisaster", "storm_surge": "stormSurge",
+                           "earthquake": "earthquake", "tsunami": "tunami", "fire": "fire",
+                           "inland_flood": "inundation"}
 
 TENANTS = [("37201", "Takamatsu"), ("13219", "Komae"), ("22203", "Numazu")]
 DEPARTMENTS = {
@@ -72,6 +76,10 @@ def load_demo(hub: Hub, quiet: bool = False) -> Iterator[str]:
         if _exists(hub, key):
             continue
         types = {h: "boolean" for h in GSI_HAZARDS} if file.startswith(("evacuation_3", "emergency_3")) else None
+        if file.startswith("emergency_3"):
+            extra = {**extra, "hazard_fields": GSI_HAZARD_FIELDS}
+        elif file == "evacuation_space.csv":
+            extra = {**extra, "hazard_fields": TAKAMATSU_HAZARD_FIELDS}
         report = import_file(hub.layers, SYSTEM, DATA / file, tenant_code=tenant, slug=slug, name_ja=name_ja,
                              name_en=name_en, owner_department_id=hub.tenants.find_department(tenant, dept).id,
                              classification=classification, metadata={"credit": credit, **extra},

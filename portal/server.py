@@ -1,0 +1,42 @@
+"""Run the public portal and the staff console in one process on two ports (they can also run apart:
+the public app on the internet side, the staff app on LGWAN)."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from machihub.compose import Hub
+from portal.public_app import make_public_app
+from portal.staff_app import make_staff_app
+
+
+async def start(hub: Hub) -> list[web.AppRunner]:
+    s = hub.settings
+    runners = []
+    for app, port in ((make_public_app(hub), s.public_port), (make_staff_app(hub), s.staff_port)):
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, s.host, port).start()
+        runners.append(runner)
+    return runners
+
+
+def serve(hub: Hub) -> None:
+    async def main() -> None:
+        runners = await start(hub)
+        s = hub.settings
+        print(f"public portal:  http://{s.host}:{s.public_port}/", flush=True)
+        print(f"staff console:  http://{s.host}:{s.staff_port}/  (demo logins in {s.data_dir}/demo-logins.txt)",
+              flush=True)
+        print(f"OGC API:        http://{s.host}:{s.public_port}/ogc", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for r in runners:
+                await r.cleanup()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

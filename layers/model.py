@@ -161,7 +161,7 @@ class Layer:
         names = self.metadata.get("names", {})
         if lang in names:
             return names[lang]
-        return self.name_en if lang != "ja" and lang != "ja-easy" and self.name_en else self.name_ja
+        return self.name_en if not lang.startswith("ja") and self.name_en else self.name_ja
 
 
 @dataclass(frozen=True)

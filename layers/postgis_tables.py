@@ -110,3 +110,14 @@ class PostgisFeatureTables:
 
     def touched(self, tx: Tx, table: str) -> None:
         pass
+
+    def mvt(self, tx: Tx, table: str, fields: Sequence[FieldSpec], z: int, x: int, y: int) -> bytes:
+        """Vector tile made by PostGIS itself (ST_AsMVTGeom clips and quantises, ST_AsMVT encodes)."""
+        cols = "".join(f", {q(f.name)}" for f in fields)
+        row = tx.execute(
+            f"WITH b AS (SELECT ST_TileEnvelope(?, ?, ?) AS env), "
+            f"m AS (SELECT t.fid, ST_AsMVTGeom(ST_Transform(t.geom, 3857), b.env, 4096, 64, true) AS geom{cols} "
+            f"FROM {q(table)} t, b WHERE t.geom && ST_Transform(b.env, {SRID})) "
+            f"SELECT ST_AsMVT(m.*, ?, 4096, 'geom', 'fid') FROM m WHERE m.geom IS NOT NULL",
+            (z, x, y, table)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else b""

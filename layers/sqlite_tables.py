@@ -116,3 +116,10 @@ class SqliteFeatureTables:
 
     def touched(self, tx: Tx, table: str) -> None:
         gpkg.update_extent(tx, table)
+
+    def mvt(self, tx: Tx, table: str, fields: Sequence[FieldSpec], z: int, x: int, y: int) -> bytes:
+        """Vector tile with mapbox-vector-tile: query the R*Tree with the tile's lon/lat box, clip, encode."""
+        from layers.mvt_encode import encode_tile
+
+        return encode_tile(table, fields, z, x, y,
+                           lambda bbox: self.query(tx, table, fields, bbox=bbox, filters={}, limit=None))

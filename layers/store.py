@@ -373,3 +373,10 @@ class LayerStore:
                               before={"revision": layer.revision}, after={"revision": rev, "restored": to_rev,
                                                                           "features": len(fids)})
         return rev
+
+    def tile(self, key: str, z: int, x: int, y: int, by: Principal | None = None) -> bytes:
+        if not (0 <= z <= 22 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
+            raise NotFound(f"no tile {z}/{x}/{y}")
+        with self.db.transaction() as tx:
+            layer = self._readable(tx, key, by)
+            return self.tables.mvt(tx, key, layer.schema.fields, z, x, y)

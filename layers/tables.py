@@ -78,3 +78,13 @@ def filter_sql(fields: Sequence[FieldSpec], filters: dict[str, Any]) -> tuple[st
         clauses.append(f"{q(name)} = ?")
         params.append(value)
     return (" AND ".join(clauses), params)
+
+
+WEB_MERCATOR_HALF = 20037508.342789244
+
+
+def tile_bounds_3857(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    size = 2 * WEB_MERCATOR_HALF / (1 << z)
+    minx = -WEB_MERCATOR_HALF + x * size
+    maxy = WEB_MERCATOR_HALF - y * size
+    return (minx, maxy - size, minx + size, maxy)

@@ -1,0 +1,106 @@
+"""The public portal in a real browser (Debian Chromium via Playwright), network limited to loopback:
+the map draws the demo layers, the nearest-shelter flow answers, and axe-core finds no WCAG 2.1 AA violation
+on any public page in Japanese or English, at phone width."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from machihub.demo import load_demo
+from portal.public_app import make_public_app
+from tests.conftest import make_hub
+from tests.portal.conftest import LiveServer, loopback_only, run_axe
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    hub = make_hub(f"sqlite:///{tmp}/hub.gpkg", tmp)
+    list(load_demo(hub, quiet=True))
+    server = LiveServer([make_public_app(hub)]).start()
+    yield hub, server
+    server.stop()
+    hub.close()
+
+
+def _page(browser, width=390, height=844):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="ja-JP")
+    blocked = loopback_only(context)
+    return context, context.new_page(), blocked
+
+
+def _coloured_pixels(png: bytes, colour: str, tolerance: int = 40) -> int:
+    from PIL import Image
+
+    target = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(1 for px in img.getdata() if all(abs(a - b) <= tolerance for a, b in zip(px, target, strict=True)))
+
+
+def test_map_draws_demo_layers_without_internet(browser, demo_server, tmp_path):
+    hub, server = demo_server
+    context, page, blocked = _page(browser)
+    page.goto(f"{server.url()}/37201/?lang=ja")
+    page.wait_for_function("document.getElementById('map-status').textContent.includes('件') || "
+                           "document.getElementById('map-status').textContent.includes('features')", timeout=20000)
+    page.wait_for_timeout(800)
+    shot = page.locator(".map-box").screenshot(path=str(tmp_path / "map.png"))
+    colours = page.evaluate("JSON.parse(document.getElementById('map-config').textContent).layers"
+                            ".filter(l => l.visible).map(l => l.color)")
+    drawn = sum(_coloured_pixels(shot, c) for c in colours)
+    assert drawn > 200, f"no layer features drawn on the map (coloured pixels: {drawn})"
+    assert all("gsi.go.jp" in u for u in blocked), blocked  # only base-map tiles tried to leave, and were stopped
+    assert page.evaluate("typeof L") == "object"  # Leaflet came from our own server
+    context.close()
+
+
+def test_nearest_shelter_flow(browser, demo_server):
+    hub, server = demo_server
+    context, page, _ = _page(browser)
+    page.goto(f"{server.url()}/37201/?lang=ja")
+    page.fill("#nearest-address", "高松市番町一丁目")
+    page.select_option("#nearest-hazard", "tsunami")
+    page.click("#nearest-form button[type=submit]")
+    page.wait_for_selector("#nearest-results ol.nearest li", timeout=10000)
+    names = page.locator("#nearest-results ol.nearest li strong").all_inner_texts()
+    suitable = {f.properties["施設・場所名"] for f in hub.layers.features("emergency_places_37201", None)
+                if f.properties.get("津波")}
+    assert names and set(names) <= suitable
+    context.close()
+
+
+PUBLIC_PAGES = ["/", "/37201/", "/13219/", "/list/aed_37201", "/about/data", "/37201/nearest?address=番町一丁目",
+                "/ogc?f=html", "/ogc/collections?f=html", "/ogc/collections/aed_37201/items?f=html&limit=20"]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_axe_finds_no_violations(browser, demo_server, lang):
+    _, server = demo_server
+    context, page, _ = _page(browser)
+    problems = {}
+    for path in PUBLIC_PAGES:
+        sep = "&" if "?" in path else "?"
+        page.goto(f"{server.url()}{path}{sep}lang={lang}")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.lang") == lang
+        violations = run_axe(page)
+        if violations:
+            problems[path] = violations
+    context.close()
+    assert not problems, problems
+
+
+def test_usable_at_360px_and_with_larger_text(browser, demo_server):
+    _, server = demo_server
+    context, page, _ = _page(browser, width=360, height=740)
+    page.goto(f"{server.url()}/37201/?lang=ja")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.click("#text-size")
+    page.click("#contrast")
+    assert page.evaluate("document.documentElement.className").split() == ["large", "contrast"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert run_axe(page) == []
+    context.close()

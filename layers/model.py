@@ -13,7 +13,9 @@ CLASSIFICATIONS = ("public", "internal", "confidential")
 GEOMETRY_TYPES = ("Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "Geometry")
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
 RESERVED = {"fid", "geom", "mh_version"}
-FIELD_NAME_RE = re.compile(r"^[^\W\d]\w{0,62}$")
+# Field names keep the source's own headers (施設・場所名, #property): columns are always quoted, so only quotes,
+# brackets, semicolons, backslashes and control characters are refused.
+FIELD_NAME_RE = re.compile(r"^[^\x00-\x1f\"'`\[\];\\\s][^\x00-\x1f\"'`\[\];\\]{0,62}(?<!\s)$")
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
 
@@ -30,7 +32,8 @@ class FieldSpec:
 
     def __post_init__(self) -> None:
         if not FIELD_NAME_RE.match(self.name) or self.name.lower() in RESERVED:
-            raise Invalid(f"field name {self.name!r} is not allowed (letters, digits, _; not {sorted(RESERVED)})")
+            raise Invalid(f"field name {self.name!r} is not allowed (1–63 characters, no quotes, brackets, ; or \\; "
+                          f"not {sorted(RESERVED)})")
         if self.type not in FIELD_TYPES:
             raise Invalid(f"field {self.name!r}: unknown type {self.type!r}; known: {', '.join(FIELD_TYPES)}")
         if self.enum is not None and self.type != "string":

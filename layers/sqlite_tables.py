@@ -32,7 +32,8 @@ class SqliteFeatureTables:
         cols = ", ".join(f"{q(f.name)} {SQL_TYPES[f.type]}" for f in fields)
         tx.execute(f"CREATE TABLE {q(table)} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
                    f"geom {geometry_type.upper()}{', ' + cols if cols else ''}, mh_version INTEGER NOT NULL)")
-        gpkg.register_feature_table(tx, table, geometry_type, title, title)
+        # gpkg_contents.identifier is unique: two towns may both have a layer called 指定避難所
+        gpkg.register_feature_table(tx, table, geometry_type, f"{title} ({table})", title)
 
     def add_column(self, tx: Tx, table: str, field: FieldSpec) -> None:
         tx.execute(f"ALTER TABLE {q(table)} ADD COLUMN {q(field.name)} {SQL_TYPES[field.type]}")

@@ -81,7 +81,9 @@ def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, name: str, b
 
 
 def extract_shapefile(zip_path: Path, dest: Path, *, name: str, limits: ReadLimits,
-                      layer: str | None = None) -> ExtractedShapefile:
+                      layer: str | None = None, with_prj: bool = True) -> ExtractedShapefile:
+    """Extract the chosen Shapefile's parts as dest/upload.*; with_prj=False leaves the .prj out (the user
+    chose the CRS, so a broken or wrong .prj must not stop GDAL)."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
             members = inspect(zf, name, limits)
@@ -108,7 +110,7 @@ def extract_shapefile(zip_path: Path, dest: Path, *, name: str, limits: ReadLimi
             budget = limits.max_unzipped_bytes
             out: dict[str, Path] = {}
             for ext in PARTS:
-                if ext in parts:
+                if ext in parts and (with_prj or ext != ".prj"):
                     out[ext] = dest / f"upload{ext}"
                     budget -= _stream(zf, parts[ext], out[ext], name, budget)
             return ExtractedShapefile(out[".shp"], out.get(".prj"), out.get(".cpg"), parts[".shp"].filename)

@@ -8,35 +8,25 @@ import csv
 import io
 import math
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyproj
 import shapely
 
 from gis.address import AddressIndex
-from gis.crs import STORAGE_EPSG, horizontal, parse_crs
+from gis.crs import STORAGE_EPSG, crs_label, horizontal, parse_crs, to_storage
 from layers.readers.encoding import decode_text
 from layers.readers.fields import convert_text, guess_type, safe_names
 from layers.readers.limits import ReadLimits
-from layers.readers.result import FieldGuess, Problems
+from layers.readers.result import FieldGuess, Problems, Table
 from machihub.errors import Invalid
 
 LAT_NAMES = ("latitude", "lat", "緯度", "ido", "y")
 LON_NAMES = ("longitude", "lon", "lng", "long", "経度", "keido", "x")
 ADDRESS_NAMES = ("address", "addr", "住所", "所在地", "所在", "jusho")
-
-
-@dataclass
-class CsvTable:
-    geometries: list[Any]                 # shapely points in source_crs (None where the row was bad)
-    rows: list[dict[str, Any]]
-    labels: list[str]                     # 'row 3 (line 4)'
-    fields: list[FieldGuess]
-    source_crs: pyproj.CRS
-    encoding: str
-    notes: list[str] = field(default_factory=list)
 
 
 def _find(header: list[str], wanted: str | None, candidates: tuple[str, ...], name: str) -> int | None:
@@ -71,13 +61,16 @@ def _x_is_northing(crs: pyproj.CRS) -> bool:
     return bool(crs.is_projected and axes and axes[0].abbrev.upper() == "X" and axes[0].direction == "north")
 
 
+def _delimiter(text: str, name: str) -> str:
+    """Tab for .tsv; otherwise whichever of , TAB ; the header line uses most (comma on a tie)."""
+    if name.lower().endswith(".tsv"):
+        return "\t"
+    first = text.split("\n", 1)[0]
+    return max((",", "\t", ";"), key=first.count)
+
+
 def _records(text: str, name: str, limits: ReadLimits) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    sample = text[:64 * 1024]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, name))
     try:
         header = next(reader)
     except StopIteration:
@@ -104,10 +97,65 @@ def _records(text: str, name: str, limits: ReadLimits) -> tuple[list[str], list[
     return header, records
 
 
+@dataclass(frozen=True)
+class _Locator:
+    """How a row becomes a point: from two coordinate columns, or from an address column."""
+    crs: pyproj.CRS
+    y_col: int | None = None          # latitude / northing
+    x_col: int | None = None          # longitude / easting
+    address_col: int | None = None
+    note: str = ""
+
+
+def _what(kind: str, column: str) -> str:
+    return kind if column.strip().lower() == kind else f"{kind} ({column})"
+
+
+def _locator(header: list[str], name: str, lat_col: str | None, lon_col: str | None, address_col: str | None,
+             address_index: AddressIndex | None, source_crs: Any) -> _Locator:
+    lat_i = _find(header, lat_col, LAT_NAMES, name)
+    lon_i = _find(header, lon_col, LON_NAMES, name)
+    addr_i = _find(header, address_col, ADDRESS_NAMES, name)
+    if (lat_i is None) != (lon_i is None) and (lat_col or lon_col):
+        raise Invalid(f"{name}: give both the latitude and the longitude column")
+    if lat_i is not None and lon_i is not None and address_col is None:
+        crs = horizontal(parse_crs(source_crs if source_crs is not None else STORAGE_EPSG))
+        if lat_col is None and header[lat_i].strip().lower() == "y" and _x_is_northing(crs):
+            return _Locator(crs, lon_i, lat_i, note="columns x/y read as northing/easting "
+                                                   "(the Japanese survey convention of the CRS)")
+        return _Locator(crs, lat_i, lon_i)
+    if addr_i is None:
+        raise Invalid(f"{name}: no latitude/longitude (緯度/経度, x/y) or address (住所) columns; "
+                      f"the columns are: {', '.join(header)}")
+    if address_index is None:
+        raise Invalid(f"{name}: the rows have addresses but no coordinates, and no address index is configured")
+    return _Locator(pyproj.CRS.from_epsg(STORAGE_EPSG), address_col=addr_i,
+                    note=f"points geocoded from column {header[addr_i]!r} to 町丁目 (town-level precision)")
+
+
+def _point(row: list[str | None], header: list[str], loc: _Locator, index: AddressIndex | None,
+           tenant_code: str | None) -> Any:
+    """The row's point in loc.crs; ValueError says what is wrong with the row."""
+    if loc.address_col is None:
+        assert loc.y_col is not None and loc.x_col is not None
+        projected = loc.crs.is_projected
+        y = _number(row[loc.y_col], _what("northing" if projected else "latitude", header[loc.y_col]))
+        x = _number(row[loc.x_col], _what("easting" if projected else "longitude", header[loc.x_col]))
+        return shapely.Point(x, y)
+    assert index is not None
+    text = (row[loc.address_col] or "").strip()
+    if not text:
+        raise ValueError(f"{_what('address', header[loc.address_col])} is empty")
+    hit = index.lookup(text, tenant_code)
+    if hit is None:
+        raise ValueError(f"address {text!r} not found")
+    return shapely.Point(hit.lng, hit.lat)
+
+
 def read_csv(path: Path, *, name: str, limits: ReadLimits, encoding: str | None = None,
              lat_col: str | None = None, lon_col: str | None = None, address_col: str | None = None,
              address_index: AddressIndex | None = None, tenant_code: str | None = None,
-             source_crs: Any = None, problems: Problems) -> CsvTable:
+             source_crs: Any = None, problems: Problems) -> Table:
     size = path.stat().st_size
     if size > limits.max_text_bytes:
         raise Invalid(f"{name}: {size // (1024 * 1024)} MB; CSV files may be at most "
@@ -115,66 +163,32 @@ def read_csv(path: Path, *, name: str, limits: ReadLimits, encoding: str | None 
     text, label = decode_text(path.read_bytes(), encoding, name)
     header, records = _records(text, name, limits)
     names = safe_names(header)
+    loc = _locator(header, name, lat_col, lon_col, address_col, address_index, source_crs)
 
-    lat_i = _find(header, lat_col, LAT_NAMES, name)
-    lon_i = _find(header, lon_col, LON_NAMES, name)
-    addr_i = _find(header, address_col, ADDRESS_NAMES, name)
-    use_coords = lat_i is not None and lon_i is not None and address_col is None
-    if (lat_i is None) != (lon_i is None) and (lat_col or lon_col):
-        raise Invalid(f"{name}: give both the latitude and the longitude column")
-    if not use_coords and addr_i is None:
-        raise Invalid(f"{name}: no latitude/longitude (緯度/経度, x/y) or address (住所) columns; "
-                      f"the columns are: {', '.join(header)}")
-    if not use_coords and address_index is None:
-        raise Invalid(f"{name}: the rows have addresses but no coordinates, and no address index is configured")
-
-    crs = horizontal(parse_crs(source_crs if source_crs is not None else STORAGE_EPSG))
-    notes: list[str] = []
-    if use_coords:
-        assert lat_i is not None and lon_i is not None
-        lat_is_x = header[lat_i].strip().lower() == "y" and _x_is_northing(crs)
-        if lat_is_x:      # 'x' = northing, 'y' = easting in the plane-rectangular convention
-            lat_i, lon_i = lon_i, lat_i
-            notes.append("columns x/y read as northing/easting (Japanese survey convention of the CRS)")
-        drop = {lat_i, lon_i}
-    else:
-        drop = set()
-        notes.append(f"points geocoded from column {header[addr_i]!r} to 町丁目 (town-level precision)")
-        crs = pyproj.CRS.from_epsg(STORAGE_EPSG)
-
-    kept = [i for i in range(len(header)) if i not in drop]
     width = len(header)
     geometries: list[Any] = []
     labels: list[str] = []
-    cells_by_row: list[list[str | None]] = []
-    for n, (line, cells) in enumerate(records, 1):
+    cells: list[list[str | None]] = []
+    for n, (line, raw) in enumerate(records, 1):
         where = f"row {n} (line {line})"
         labels.append(where)
-        extra = [c for c in cells[width:] if c.strip()]
-        if extra:
-            problems.add(where, f"{len(cells)} cells but the header has {width} columns")
-        row: list[str | None] = list(cells[:width]) + [None] * (width - len(cells[:width]))
-        cells_by_row.append(row)
+        if any(c.strip() for c in raw[width:]):
+            problems.add(where, f"{len(raw)} cells but the header has {width} columns")
+        row: list[str | None] = [*raw[:width], *([None] * (width - len(raw)))]
+        cells.append(row)
         try:
-            if use_coords:
-                y = _number(row[lat_i], f"{'northing' if crs.is_projected else 'latitude'} ({header[lat_i]})")
-                x = _number(row[lon_i], f"{'easting' if crs.is_projected else 'longitude'} ({header[lon_i]})")
-                geometries.append(shapely.Point(x, y))
-            else:
-                text_addr = (row[addr_i] or "").strip()
-                if not text_addr:
-                    raise ValueError(f"address ({header[addr_i]}) is empty")
-                hit = address_index.lookup(text_addr, tenant_code)
-                if hit is None:
-                    raise ValueError(f"address {text_addr!r} not found")
-                geometries.append(shapely.Point(hit.lng, hit.lat))
+            geometries.append(_point(row, header, loc, address_index, tenant_code))
         except ValueError as exc:
             problems.add(where, str(exc))
             geometries.append(None)
 
-    fields: list[FieldGuess] = []
-    for i in kept:
-        t = guess_type([r[i] for r in cells_by_row])
-        fields.append(FieldGuess(names[i].name, t, names[i].source))
-    rows = [{f.name: convert_text(r[i], f.type) for f, i in zip(fields, kept, strict=True)} for r in cells_by_row]
-    return CsvTable(geometries, rows, labels, fields, crs, label, notes)
+    kept = [i for i in range(width) if i not in (loc.y_col, loc.x_col)]   # coordinates become the geometry
+    fields = [FieldGuess(names[i].name, guess_type([r[i] for r in cells]), names[i].source) for i in kept]
+    rows = [{f.name: convert_text(r[i], f.type) for f, i in zip(fields, kept, strict=True)} for r in cells]
+    # One vectorised reprojection for all points (None stays None: that row is already reported).
+    present = [i for i, g in enumerate(geometries) if g is not None]
+    moved = to_storage(np.array([geometries[i] for i in present], dtype=object), loc.crs) if present else []
+    for i, g in zip(present, moved, strict=True):
+        geometries[i] = g
+    return Table(geometries, rows, labels, fields, crs_label(loc.crs), label, "csv", None,
+                 [loc.note] if loc.note else [])

@@ -84,3 +84,32 @@ def dbf_encoding(dbf: Path) -> str | None:
 def cpg_encoding(cpg: Path) -> str:
     text = cpg.read_bytes()[:100].decode("ascii", "replace").strip()
     return canonical(text, what="encoding in the .cpg file")
+
+
+def repair_dbf_names(dbf: Path, label: str) -> int:
+    """Tools cut DBF field names at 10 bytes, often inside a multi-byte character; drop the broken tail
+    (in our scratch copy) so the names decode. Returns how many names were fixed."""
+    codec = python_codec(label)
+    fixed = 0
+    with open(dbf, "r+b") as fh:
+        header = fh.read(32)
+        if len(header) < 32:
+            return 0
+        header_len = struct.unpack("<H", header[8:10])[0]
+        for offset in range(32, max(32, header_len - 1), 32):
+            fh.seek(offset)
+            desc = fh.read(32)
+            if len(desc) < 32 or desc[0] == 0x0D:
+                break
+            name = desc[:11].split(b"\x00", 1)[0]
+            for cut in range(0, min(4, len(name))):
+                try:
+                    (name[:len(name) - cut] if cut else name).decode(codec)
+                except UnicodeDecodeError:
+                    continue
+                if cut:
+                    fh.seek(offset)
+                    fh.write(name[:len(name) - cut].ljust(11, b"\x00"))
+                    fixed += 1
+                break
+    return fixed

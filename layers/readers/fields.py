@@ -29,11 +29,10 @@ def safe_names(names: list[str]) -> list[FieldGuess]:
     out: list[FieldGuess] = []
     seen: set[str] = set()
     for i, raw in enumerate(names, 1):
-        name = re.sub(r"\W+", "_", str(raw).strip()).strip("_")[:60]
+        # keep the source's header (施設・場所名) where the schema allows it; replace only what it refuses
+        name = re.sub(r"[\x00-\x1f\"'`\[\];\\]+", "_", str(raw).strip()).strip()[:60]
         if not name:
             name = f"field_{i}"
-        elif name[0].isdigit():
-            name = f"f_{name}"[:60]
         if name.lower() in RESERVED:
             name = f"{name}_1"
         base, n = name, 2

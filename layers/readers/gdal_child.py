@@ -118,6 +118,18 @@ def _read(req: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "driver": driver, "layers": layers}
 
 
+def _failure(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, UserError):
+        return {"ok": False, "kind": "user", "error": str(exc)}
+    text = str(exc)
+    if isinstance(exc, MemoryError) or "failed to map segment" in text or "Cannot allocate memory" in text:
+        return {"ok": False, "kind": "memory", "error": "needs more memory than allowed"}
+    if type(exc).__name__ == "CRSError":       # pyogrio.errors.CRSError: a broken .prj or srsName
+        return {"ok": False, "kind": "user",
+                "error": f"its CRS definition cannot be read ({str(exc)[:120]}); choose the CRS when uploading"}
+    return {"ok": False, "kind": "gdal", "error": f"{type(exc).__name__}: {exc}"[:1000]}
+
+
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as fh:
         req = json.load(fh)
@@ -125,12 +137,8 @@ def main() -> int:
     _isolate_network()
     try:
         result = _read(req)
-    except UserError as exc:
-        result = {"ok": False, "kind": "user", "error": str(exc)}
-    except MemoryError:
-        result = {"ok": False, "kind": "memory", "error": "needs more memory than allowed"}
     except BaseException as exc:  # noqa: BLE001 - every library failure becomes a message for the parent
-        result = {"ok": False, "kind": "gdal", "error": f"{type(exc).__name__}: {exc}"[:1000]}
+        result = _failure(exc)
     with open(req["output"], "w", encoding="utf-8") as fh:
         json.dump(result, fh, ensure_ascii=False, allow_nan=False)
     return 0

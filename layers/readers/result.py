@@ -25,6 +25,21 @@ class ReadResult:
     layer: str | None = None                      # the layer read, for multi-layer formats
 
 
+@dataclass
+class Table:
+    """What a format reader produces before the shared checks: geometries already in EPSG:6668 (None where
+    the row was bad and already reported), typed properties, and a label per row for messages."""
+    geometries: list[Any]
+    rows: list[dict[str, Any]]
+    labels: list[str]
+    fields: list[FieldGuess]
+    source_crs: str | None
+    encoding: str | None
+    format: str
+    layer: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
 class Problems:
     """Collects bad rows; raise_if_any() refuses the whole file and lists the first few."""
 

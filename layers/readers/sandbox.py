@@ -28,6 +28,9 @@ _SAFE_CONFIG = {
     "GML_DOWNLOAD_WFS_SCHEMA": "NO",
     "GML_SKIP_RESOLVE_ELEMS": "ALL",
     "GML_SAVE_RESOLVED_TO": "",
+    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",   # GeoPackage views must not read other files
+    "LIBKML_RESOLVE_STYLE": "NO",
+    "LIBKML_EXTERNAL_STYLE": "NO",
     "PROJ_NETWORK": "OFF",
     "GDAL_NUM_THREADS": "1",
     "CPL_DEBUG": "OFF",
@@ -38,14 +41,14 @@ _OPEN_OPTIONS = {
 
 
 @functools.cache
-def _all_drivers() -> tuple[str, ...]:
-    import pyogrio   # only to list driver names; this process never opens an upload with GDAL
+def all_drivers() -> tuple[str, ...]:
+    import pyogrio  # only to list driver names; this process never opens an upload with GDAL
 
     return tuple(sorted(pyogrio.list_drivers()))
 
 
 def _env(driver: str, scratch: Path, limits: ReadLimits) -> dict[str, str]:
-    skip = [d for d in _all_drivers() if d != driver and " " not in d]
+    skip = [d for d in all_drivers() if d != driver and " " not in d]
     env = {
         "GDAL_SKIP": " ".join(skip),
         "OGR_GEOJSON_MAX_OBJ_SIZE": str(max(1, limits.max_json_bytes // MB)),
@@ -59,7 +62,7 @@ def _env(driver: str, scratch: Path, limits: ReadLimits) -> dict[str, str]:
 
 def _clean(text: str, path: Path, original_name: str) -> str:
     """GDAL messages name our scratch copy; show the user's file name instead, and no temp paths."""
-    text = text.replace(str(path), original_name)
+    text = text.replace(str(path), original_name).split("; It might help to specify the correct driver")[0]
     return text.replace(str(path.parent) + os.sep, "").replace(str(path.parent), "").strip()
 
 
@@ -112,8 +115,11 @@ def run_gdal(path: Path, driver: str, *, original_name: str, limits: ReadLimits,
     if not isinstance(result, dict) or not result.get("ok"):
         message = _clean(str(result.get("error", "unknown error")) if isinstance(result, dict) else "bad output",
                          path, original_name)
-        if isinstance(result, dict) and result.get("kind") == "user":
+        kind = result.get("kind") if isinstance(result, dict) else None
+        if kind == "user":
             raise Invalid(f"{original_name}: {message}")
+        if kind == "memory":
+            raise Invalid(f"{original_name}: cannot read the file: it needs more memory than allowed")
         raise Invalid(f"{original_name}: cannot read the file as {driver}: {message}")
     return result
 

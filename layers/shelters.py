@@ -54,20 +54,20 @@ def nearest_shelters(store: LayerStore, tenant_code: str, lat: float, lon: float
             candidates.append((layer, f))
     if not candidates:
         return []
-    pts = shapely.get_point(np.array([f.geometry for _, f in candidates], dtype=object), 0)
+    pts = shapely.centroid(np.array([f.geometry for _, f in candidates], dtype=object))
     xs, ys = shapely.get_x(pts), shapely.get_y(pts)
     _, _, dist = _GEOD.inv(np.full(len(xs), lon), np.full(len(xs), lat), xs, ys)
     order = np.argsort(dist)
     out: list[NearShelter] = []
-    seen: set[tuple[float, float, str]] = set()
+    seen: set[str] = set()
     for i in order:
         layer, f = candidates[i]
         name = str(layer.style.get("label_field") and f.properties.get(layer.style["label_field"])
                    or f.properties.get("施設・場所名") or f.properties.get("name") or f"#{f.fid}")
-        spot = (round(float(xs[i]), 5), round(float(ys[i]), 5), name)
-        if spot in seen:  # the same place listed in two shelter layers
+        same = "".join(name.split())
+        if same in seen:  # the same place listed in two shelter layers (GSI and the town's own list)
             continue
-        seen.add(spot)
+        seen.add(same)
         out.append(NearShelter(layer.key, f.fid, name, str(f.properties.get("住所") or f.properties.get("address") or ""),
                                float(ys[i]), float(xs[i]), float(dist[i])))
         if len(out) >= limit:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import folium
-from branca.element import Element
 
 VENDOR_CSS = ["/static/vendor/leaflet/leaflet.css", "/static/vendor/markercluster/MarkerCluster.css",
               "/static/vendor/markercluster/MarkerCluster.Default.css"]
@@ -30,12 +29,12 @@ def build_map(center: tuple[float, float], zoom: int, tile_url: str, attribution
     if tile_url:
         folium.TileLayer(tiles=tile_url, attr=attribution, name=tile_name, max_zoom=18, max_native_zoom=18,
                          subdomains="").add_to(m)
-    # Hand the folium map to our loader once folium's script has created it.
-    m.get_root().script.add_child(Element(f"window.MACHIHUB_MAP = {m.get_name()};"))
     fig = m.get_root()
     for child in list(fig._children.values()):
         child.render()
-    return MapParts(m.get_name(), fig.html.render(), fig.script.render())
+    # Hand the folium map to our loader once folium's script has created it.
+    script = fig.script.render() + f"\nwindow.MACHIHUB_MAP = {m.get_name()};\n"
+    return MapParts(m.get_name(), fig.html.render(), script)
 
 
 def layer_config(layers: list[Any], lang_name, tile_for) -> list[dict[str, Any]]:

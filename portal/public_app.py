@@ -61,6 +61,7 @@ async def map_page(request: web.Request) -> web.Response:
     cfg_layers = layer_config(layers, lambda la: la.name(name_lang),
                               lambda la: f"/tiles/{la.key}/{{z}}/{{x}}/{{y}}.mvt")
     config = {"tenant": tenant.code, "lang": lang, "layers": cfg_layers,
+              "bounds": [[tenant.bbox[1], tenant.bbox[0]], [tenant.bbox[3], tenant.bbox[2]]] if tenant.bbox else None,
               "labels": {"zoom_in": _("Zoom in"), "zoom_out": _("Zoom out"), "map": _("Map"),
                          "loading": _("Loading"), "features": _("features"), "load_failed": _("Could not load"),
                          "no_geolocation": _("Your position is not available. Type an address instead.")}}
@@ -187,8 +188,9 @@ async def about_data(request: web.Request) -> web.Response:
 async def openapi(request: web.Request) -> web.Response:
     from portal.openapi import document
 
-    return json_response(request, document(request.app, public=request.app[PUBLIC]),
-                         content_type="application/vnd.oai.openapi+json")
+    resp = json_response(request, document(request.app, public=request.app[PUBLIC]))
+    resp.headers["Content-Type"] = "application/vnd.oai.openapi+json;version=3.0"  # what OAPIF clients expect
+    return resp
 
 
 def add_public_routes(app: web.Application) -> None:

@@ -17,6 +17,7 @@
   if (zin) { zin.title = t.zoom_in; zin.setAttribute('aria-label', t.zoom_in); }
   if (zout) { zout.title = t.zoom_out; zout.setAttribute('aria-label', t.zoom_out); }
   map.getContainer().setAttribute('aria-label', t.map);
+  if (cfg.bounds) map.fitBounds(cfg.bounds);
 
   function esc(s) {
     return String(s == null ? '' : s).replace(/[&<>"']/g, function (c) {

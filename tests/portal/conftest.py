@@ -101,3 +101,41 @@ def run_axe(page) -> list[dict]:
         values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
     return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
             for v in result["violations"]]
+
+
+class ServeProcess:
+    """`machihub serve` in its own process on the given store: for clients that hold the GIL while they wait
+    for HTTP (GDAL's OAPIF driver inside pyogrio), which would starve an in-process server thread."""
+
+    def __init__(self, store: str, data_dir: Path, secret: str) -> None:
+        import os
+
+        self.public_port, self.staff_port = free_port(), free_port()
+        self.env = {**os.environ, "MACHIHUB_STORE": store, "MACHIHUB_DATA_DIR": str(data_dir),
+                    "MACHIHUB_SECRET_KEY": secret, "MACHIHUB_PUBLIC_PORT": str(self.public_port),
+                    "MACHIHUB_STAFF_PORT": str(self.staff_port), "MACHIHUB_CONFIG": str(data_dir / "none.toml")}
+        self.proc = None
+
+    def __enter__(self) -> ServeProcess:
+        import subprocess
+        import sys
+        import time
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "machihub.cli", "serve"], env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.public_port)) == 0:
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stdout.read().decode())
+            time.sleep(0.1)
+        raise RuntimeError("machihub serve did not start")
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.public_port}"
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)

@@ -89,6 +89,7 @@ async def test_internal_layers_are_invisible_to_the_public_app(aiohttp_client, h
 
 async def test_part4_edits_are_versioned_and_stale_if_match_gets_412(aiohttp_client, hub, towns, layers):
     pub, _ = layers
+    hub.settings = hub.settings.replace(cookie_secure=False)  # aiohttp's test client keeps Secure cookies off http
     client = await aiohttp_client(make_staff_app(hub))
     r = await client.post("/login", data={"username": "sato", "password": towns["password"]}, allow_redirects=False)
     assert r.status == 303
@@ -123,19 +124,14 @@ async def test_part4_edits_are_versioned_and_stale_if_match_gets_412(aiohttp_cli
     assert hist[0]["properties"]["n"] == 100 and hist[0]["note"] == "OGC API update"
 
 
-async def test_gdal_oapif_driver_reads_a_collection(hub, layers):
+def test_gdal_oapif_driver_reads_a_collection(hub, layers, tmp_path):
     import pyogrio
 
-    from tests.portal.conftest import LiveServer
+    from tests.portal.conftest import ServeProcess
 
     pub, _ = layers
-    server = LiveServer([make_public_app(hub)]).start()
-    try:
-        import asyncio
-
-        df = await asyncio.to_thread(pyogrio.read_dataframe, f"OAPIF:{server.url()}/ogc", layer=pub.key)
-    finally:
-        server.stop()
+    with ServeProcess(hub.settings.store, tmp_path, hub.settings.secret_key) as server:
+        df = pyogrio.read_dataframe(f"OAPIF:{server.url()}/ogc", layer=pub.key)
     stored = hub.layers.features(pub.key, None)
     assert sorted(df["name"]) == sorted(f.properties["name"] for f in stored)
     by_name = {f.properties["name"]: f.geometry for f in stored}

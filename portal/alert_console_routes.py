@@ -13,7 +13,7 @@ from alerts.model import CERTAINTIES, JST, SEVERITIES, TOPICS, URGENCIES, Alert,
 from feeds.cap import CapCircle, to_cap_xml
 from machihub.errors import HubError, Invalid, NotFound
 from portal.pages import gettext_for, render
-from portal.web import HUB, json_response, run
+from portal.web import HUB, PRINCIPAL, SESSION, json_response, run
 
 TEXT_LANGS = (("ja", "日本語"), ("ja-x-easy", "やさしい日本語"), ("en", "English"))
 
@@ -23,7 +23,7 @@ def _alerts(request: web.Request) -> Any:
 
 
 def _csrf(request: web.Request) -> str:
-    return request["session"].csrf_token if "session" in request else ""
+    return request[SESSION].csrf_token if SESSION in request else ""
 
 
 def _id(request: web.Request) -> int:
@@ -70,7 +70,7 @@ def alert_from_form(form: Any, tenant_code: str) -> tuple[Alert, datetime | None
 
 
 async def _compose_ctx(request: web.Request) -> dict[str, Any]:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     units = await run(_alerts(request).areas.units, p.tenant_code)
     return {"topics": [(t, v[2]) for t, v in TOPICS.items()], "severities": SEVERITIES[::-1], "urgencies": URGENCIES,
             "certainties": CERTAINTIES, "text_langs": TEXT_LANGS, "csrf": _csrf(request),
@@ -78,7 +78,7 @@ async def _compose_ctx(request: web.Request) -> dict[str, Any]:
 
 
 async def alert_list(request: web.Request) -> web.Response:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     al = _alerts(request)
     records = await run(al.lifecycle.list, p.tenant_code)
     _ = gettext_for(request)
@@ -94,7 +94,7 @@ async def compose_form(request: web.Request, error: str | None = None, form: Any
 
 
 async def compose(request: web.Request) -> web.StreamResponse:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     form = await request.post()
     try:
         alert, send_at = alert_from_form(form, p.tenant_code)
@@ -109,7 +109,7 @@ async def compose(request: web.Request) -> web.StreamResponse:
 
 
 async def alert_page(request: web.Request) -> web.Response:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     al = _alerts(request)
     record = await run(al.lifecycle.get, _id(request), p)
     preview = await run(al.preview, record.id, p, "ja")
@@ -122,7 +122,7 @@ async def alert_page(request: web.Request) -> web.Response:
 
 
 async def action(request: web.Request) -> web.StreamResponse:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     al = _alerts(request)
     alert_id, verb = _id(request), request.match_info["verb"]
     form = await request.post()
@@ -144,7 +144,7 @@ async def action(request: web.Request) -> web.StreamResponse:
 
 
 async def update_form(request: web.Request) -> web.Response:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     record = await run(_alerts(request).lifecycle.get, _id(request), p)
     a = record.alert
     form = {"topic": a.topic, "event": a.event, "severity": a.severity, "urgency": a.urgency, "certainty": a.certainty,
@@ -154,7 +154,7 @@ async def update_form(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     body = await run(_alerts(request).stats, _id(request), p)
     resp = json_response(request, body)
     resp.headers["Cache-Control"] = "no-store"
@@ -162,7 +162,7 @@ async def stats(request: web.Request) -> web.Response:
 
 
 async def cap_xml(request: web.Request) -> web.Response:
-    record = await run(_alerts(request).lifecycle.get, _id(request), request["principal"])
+    record = await run(_alerts(request).lifecycle.get, _id(request), request[PRINCIPAL])
     body = await run(to_cap_xml, record.alert.to_cap())
     return web.Response(body=body, content_type="application/cap+xml", charset="utf-8")
 

@@ -15,7 +15,7 @@ from layers.model import Layer
 from layers.store import StaleEdit
 from machihub.errors import Invalid, NotFound, PreconditionFailed
 from portal.geojson_out import STORAGE, feature_collection, single_feature, to_storage_bbox
-from portal.web import HUB, PUBLIC, http_date, json_response, run, wants_html
+from portal.web import HUB, PRINCIPAL, PUBLIC, http_date, json_response, run, wants_html
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -53,7 +53,7 @@ def crs_uri(epsg: int | None) -> str:
 
 
 def _principal(request: web.Request):
-    return request.get("principal")
+    return request.get(PRINCIPAL)
 
 
 def base_url(request: web.Request) -> str:
@@ -247,9 +247,10 @@ async def _feature_body(request: web.Request) -> tuple[Any, dict[str, Any]]:
         except shapely.errors.GEOSException as exc:
             raise Invalid(f"geometry is not valid GeoJSON: {exc}") from None
         if epsg not in (None, 4326, STORAGE):
-            from portal.geojson_out import northing_first
-            import pyproj
             import numpy as np
+            import pyproj
+
+            from portal.geojson_out import northing_first
 
             t = pyproj.Transformer.from_crs(epsg, STORAGE, always_xy=True)
             swap = northing_first(epsg)
@@ -278,7 +279,7 @@ async def create_item(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     key = request.match_info["cid"]
     geom, props = await _feature_body(request)
-    rev, (fid,) = await run(hub.layers.add_features, request["principal"], key, [(geom, props)], note="OGC API create")
+    rev, (fid,) = await run(hub.layers.add_features, request[PRINCIPAL], key, [(geom, props)], note="OGC API create")
     return web.Response(status=201, headers={"Location": f"{base_url(request)}/ogc/collections/{key}/items/{fid}",
                                              "ETag": f'"{rev}"'})
 
@@ -297,7 +298,7 @@ async def _edit(request: web.Request, *, replace: bool) -> web.StreamResponse:
     base = _if_match(request)
     geom, props = await _feature_body(request)
     try:
-        f = await run(hub.layers.update_feature, request["principal"], key, fid, base_version=base, geometry=geom,
+        f = await run(hub.layers.update_feature, request[PRINCIPAL], key, fid, base_version=base, geometry=geom,
                       properties=props, replace=replace, note=f"OGC API {'replace' if replace else 'update'}")
     except StaleEdit as exc:
         raise PreconditionFailed(exc.message, details=exc.details) from None
@@ -309,7 +310,7 @@ async def delete_item(request: web.Request) -> web.StreamResponse:
     key, fid = request.match_info["cid"], _fid(request)
     base = _if_match(request)
     try:
-        await run(hub.layers.delete_feature, request["principal"], key, fid, base_version=base, note="OGC API delete")
+        await run(hub.layers.delete_feature, request[PRINCIPAL], key, fid, base_version=base, note="OGC API delete")
     except StaleEdit as exc:
         raise PreconditionFailed(exc.message, details=exc.details) from None
     return web.Response(status=204)

@@ -15,7 +15,7 @@ from portal import ogc
 from portal.i18n import layer_name_language, pick_language
 from portal.mapview import VENDOR_CSS, VENDOR_JS, build_map, layer_config
 from portal.pages import gettext_for, render
-from portal.web import HUB, PUBLIC, error_middleware, json_response, run, security_headers
+from portal.web import HUB, PRINCIPAL, PUBLIC, error_middleware, json_response, run, security_headers
 
 STATIC = Path(__file__).parent / "static"
 
@@ -164,11 +164,11 @@ async def tile(request: web.Request) -> web.StreamResponse:
         z, x, y = (int(request.match_info[k]) for k in ("z", "x", "y"))
     except ValueError:
         raise NotFound("no such tile") from None
-    layer = await run(hub.layers.get_layer, key, request.get("principal"))
+    layer = await run(hub.layers.get_layer, key, request.get(PRINCIPAL))
     etag = f'"{key}-{layer.revision}-{z}-{x}-{y}"'
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers={"ETag": etag})
-    data = await run(hub.layers.tile, key, z, x, y, request.get("principal"))
+    data = await run(hub.layers.tile, key, z, x, y, request.get(PRINCIPAL))
     if not data:
         return web.Response(status=204, headers={"ETag": etag})
     resp = web.Response(body=data, content_type="application/vnd.mapbox-vector-tile", headers={"ETag": etag})

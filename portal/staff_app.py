@@ -20,13 +20,13 @@ from portal.jobs import Jobs
 from portal.pages import gettext_for, render
 from portal.public_app import STATIC, openapi, tile
 from portal.staff_auth import auth_middleware, login, login_form, logout
-from portal.web import HUB, PUBLIC, error_middleware, json_response, run, security_headers
+from portal.web import HUB, PRINCIPAL, PUBLIC, SESSION, error_middleware, run, security_headers
 
 JOBS: web.AppKey[Jobs] = web.AppKey("jobs", Jobs)
 
 
 def _csrf(request: web.Request) -> str:
-    return request["session"].csrf_token if "session" in request else ""
+    return request[SESSION].csrf_token if SESSION in request else ""
 
 
 async def _dept_names(hub: Hub) -> dict[int, str]:
@@ -35,8 +35,8 @@ async def _dept_names(hub: Hub) -> dict[int, str]:
 
 async def home(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    user = request["session"].user
-    p = request["principal"]
+    user = request[SESSION].user
+    p = request[PRINCIPAL]
     layers = await run(hub.layers.list_layers, p)
     depts = await _dept_names(hub)
     rows = [(la, depts.get(la.owner_department_id, "?"), await run(hub.layers.editable, la.key, p)) for la in layers]
@@ -53,7 +53,7 @@ def _fmt_input(value) -> str:
 
 async def layer_page(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    p = request["principal"]
+    p = request[PRINCIPAL]
     key = request.match_info["key"]
     layer = await run(hub.layers.get_layer, key, p)
     feats = await run(lambda: hub.layers.features(key, p, limit=2000))
@@ -85,7 +85,7 @@ async def layer_page(request: web.Request) -> web.Response:
 async def set_classification(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     key = request.match_info["key"]
-    await run(request.app[HUB].layers.set_classification, request["principal"], key, str(form.get("classification")))
+    await run(request.app[HUB].layers.set_classification, request[PRINCIPAL], key, str(form.get("classification")))
     raise web.HTTPSeeOther(f"/layers/{key}")
 
 
@@ -96,14 +96,14 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         rev = int(str(form.get("rev")))
     except ValueError:
         raise Invalid("revision must be a number") from None
-    await run(request.app[HUB].layers.rollback, request["principal"], key, rev)
+    await run(request.app[HUB].layers.rollback, request[PRINCIPAL], key, rev)
     raise web.HTTPSeeOther(f"/layers/{key}")
 
 
 async def start_import(request: web.Request) -> web.StreamResponse:
     """Save the upload to a scratch folder, then import it in a worker thread; the page polls /jobs/{id}."""
     hub = request.app[HUB]
-    p = request["principal"]
+    p = request[PRINCIPAL]
     if not p.has("layer_editor"):
         raise Forbidden("importing needs the layer editor role")
     form = await request.post()
@@ -147,14 +147,14 @@ async def start_import(request: web.Request) -> web.StreamResponse:
 
 
 async def job_status(request: web.Request) -> web.Response:
-    job = request.app[JOBS].get(request.match_info["job"], request["principal"].actor)
+    job = request.app[JOBS].get(request.match_info["job"], request[PRINCIPAL].actor)
     if job is None:
         raise web.HTTPNotFound()
     return web.json_response({"state": job.state, "percent": job.percent, "message": job.message, **job.result})
 
 
 async def audit_page(request: web.Request) -> web.Response:
-    p = request["principal"]
+    p = request[PRINCIPAL]
     if not (p.has("auditor") or p.admin_of(p.tenant_code)):
         raise Forbidden("the audit log is for auditors and admins")
     hub = request.app[HUB]

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from machihub.errors import Forbidden, HubError, Unauthorized
 from portal.pages import gettext_for, render
-from portal.web import HUB, Handler, run
+from portal.web import HUB, PRINCIPAL, SESSION, Handler, run
 
 COOKIE = "mh_session"
 OPEN_PATHS = ("/login", "/static/")
@@ -25,7 +25,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer ") and ":" in auth:
         key_id, secret = auth[7:].split(":", 1)
-        request["principal"] = await run(hub.users.api_bearer, key_id.strip(), secret.strip(), "features")
+        request[PRINCIPAL] = await run(hub.users.api_bearer, key_id.strip(), secret.strip(), "features")
         return await handler(request)
     token = request.cookies.get(COOKIE)
     session = await run(hub.users.session, token) if token else None
@@ -40,8 +40,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if sent != session.csrf_token:
             raise Forbidden("the form's security token is missing or expired; reload the page and try again",
                             key="csrf")
-    request["session"] = session
-    request["principal"] = session.user.principal()
+    request[SESSION] = session
+    request[PRINCIPAL] = session.user.principal()
     return await handler(request)
 
 

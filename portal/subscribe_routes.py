@@ -68,14 +68,15 @@ async def _choices(request: web.Request, form: Any, tenant_code: str) -> Any:
 
 async def _form_context(request: web.Request, tenant_code: str, current: Any = None) -> dict[str, Any]:
     al = _alerts(request)
+    tenant = await run(request.app[HUB].tenants.get, tenant_code)
     units = await run(al.areas.units, tenant_code)
     lang = pick_language(request)
     chosen = {(a["kind"], a.get("name")) for a in (current.areas if current else [])}
     point = next((a for a in (current.areas if current else []) if a["kind"] == "point"), None)
     return {"topics": topic_labels(lang), "chosen_topics": set(current.topics) if current else set(),
             "units": {k: [u.name for u in units if u.kind == k] for k in ("chome", "school", "zone")},
-            "chosen": chosen, "point": point, "languages": LANGUAGES, "current": current,
-            "hours": [f"{h:02d}:00" for h in range(24)], "tenant": await run(request.app[HUB].tenants.get, tenant_code)}
+            "chosen": chosen, "point": point, "mail_languages": LANGUAGES, "current": current,
+            "hours": [f"{h:02d}:00" for h in range(24)], "tenant": tenant, "tenant_name": tenant.name}
 
 
 def _hhmm(minutes: int | None) -> str:

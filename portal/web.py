@@ -12,9 +12,14 @@ from aiohttp import web
 
 from machihub.compose import Hub
 from machihub.errors import HubError
+from machihub.principal import Principal
+from machihub.users import Session
 
 HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
 PUBLIC: web.AppKey[bool] = web.AppKey("public", bool)
+# Set by the staff app's auth middleware; absent on the public app (which reads as nobody).
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+SESSION: web.RequestKey[Session] = web.RequestKey("session", Session)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

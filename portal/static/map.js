@@ -48,7 +48,7 @@
       iconCreateFunction: function (c) {
         var n = c.getChildCount();
         return L.divIcon({
-          html: '<div style="background:' + layer.color + 'cc"><span aria-hidden="true">' + n + '</span>' +
+          html: '<div style="background:' + layer.color + ';color:#fff;font-weight:bold"><span aria-hidden="true">' + n + '</span>' +
                 '<span class="sr-only">' + esc(layer.title) + ' ' + n + '</span></div>',
           className: 'marker-cluster', iconSize: L.point(40, 40)});
       }

@@ -15,6 +15,7 @@ from alerts import build_alerts, create_alert_schema
 from alerts.config import AlertConfig
 from alerts.model import Alert, AlertArea, AlertText
 from machihub.principal import SYSTEM
+from tests.conftest import seed_towns
 
 
 def free_port() -> int:
@@ -81,9 +82,8 @@ def alert_config(hub, smtp_port: int, **changes) -> AlertConfig:
     return base.replace(**changes)
 
 
-@pytest.fixture
-def al(hub, towns, smtp):
-    """The dispatcher on the test hub, its staff, and mail going to the `smtp` server."""
+def dispatcher(hub, towns, smtp):
+    """The dispatcher on a test hub, its staff, and mail going to the `smtp` server."""
     with hub.db.transaction() as tx:
         create_alert_schema(tx)
     alerts = build_alerts(hub, alert_config(hub, smtp.port))
@@ -94,8 +94,20 @@ def al(hub, towns, smtp):
     towns["both"] = hub.users.add(SYSTEM, "13219", "komae_both", pw,
                                   roles=["alert_composer", "alert_approver"]).principal()
     towns["komae_admin"] = hub.users.add(SYSTEM, "13219", "komae_admin", pw, roles=["admin"]).principal()
-    alerts.towns = towns
+    alerts.towns, alerts.hub = towns, hub
     return alerts
+
+
+@pytest.fixture
+def al(hub, towns, smtp):
+    """On both stores (the `hub` fixture is parametrised over SQLite and PostGIS)."""
+    return dispatcher(hub, towns, smtp)
+
+
+@pytest.fixture
+def al_sqlite(sqlite_hub, smtp):
+    """SQLite only, for tests whose subject is not the store (pages in a browser)."""
+    return dispatcher(sqlite_hub, seed_towns(sqlite_hub), smtp)
 
 
 def chome_alert(name: str = "和泉本町一丁目", *, topic: str = "crime", severity: str = "Moderate",

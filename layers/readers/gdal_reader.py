@@ -55,8 +55,25 @@ def _prepare_geojson(src: Path, dst: Path, name: str, limits: ReadLimits, encodi
         text = data.decode("utf-8-sig" if label == "UTF-8" else label.lower())
     except UnicodeDecodeError as exc:
         raise Invalid(f"{name}: is not valid {label} text (byte {exc.start})") from None
+    _check_named_crs(text, name)
     dst.write_text(text, encoding="utf-8")
     return label
+
+
+def _check_named_crs(text: str, name: str) -> None:
+    """GDAL silently falls back to WGS 84 when a GeoJSON `crs` member names a CRS it does not know; refuse it."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise Invalid(f"{name}: is not valid JSON ({exc})") from None
+    crs = doc.get("crs") if isinstance(doc, dict) else None
+    if isinstance(crs, dict):
+        named = (crs.get("properties") or {}).get("name")
+        if not isinstance(named, str):
+            raise Invalid(f"{name}: the 'crs' member names no CRS")
+        parse_crs(named)  # raises Invalid('unknown CRS …')
 
 
 def _prepare(src: Path, sniffed: Sniffed, scratch: Path, name: str, limits: ReadLimits,

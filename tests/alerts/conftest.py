@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -40,6 +41,7 @@ class SmtpServer:
     port: int
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)   # address → reply to RCPT
+    per_session: Counter = field(default_factory=Counter)  # recipients per SMTP session
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: Controller | None = None
 
@@ -52,6 +54,7 @@ class SmtpServer:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.per_session[id(session)] += len(envelope.rcpt_tos)
         return "250 OK queued"
 
     def start(self) -> SmtpServer:

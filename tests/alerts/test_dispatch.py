@@ -207,3 +207,42 @@ def test_cancel_update_schedule_and_expiry(al, smtp):
     al.clock.advance(timedelta(minutes=11))
     al.tick()
     assert al.lifecycle.get(gone).state == "expired" and al.outbox.stats(gone)["expired"] == len(expected)
+
+
+def test_sessions_are_short_and_domains_rate_limited(al, smtp):
+    import time
+
+    from alerts import build_alerts
+    from tests.alerts.conftest import alert_config
+
+    al.admin.import_subscribers(SYSTEM, "13219", [
+        {"email": f"m{i}@{'docomo.ne.jp' if i % 3 == 0 else 'example.jp'}", "topics": ["crime"],
+         "areas": [{"kind": "town"}]} for i in range(60)])
+    al2 = build_alerts(al.hub, alert_config(al.hub, smtp.port, smtp_session_rcpts=7, smtp_pool=2,
+                                            domain_rates={"docomo.ne.jp": 10.0}))
+    al2.towns = al.towns
+    send(al2, chome_alert())
+    t0 = time.monotonic()
+    assert work(al2)["sent"] == 60
+    assert max(smtp.per_session.values()) <= 7 and len(smtp.per_session) >= 60 // 7
+    assert time.monotonic() - t0 >= 0.9   # 20 docomo mails at 10/s: a burst of 10, then 10 more over a second
+    got = Counter(r.rcpt_tos[0] for r in smtp.received)
+    assert len(got) == 60 and set(got.values()) == {1}
+
+
+async def test_background_services_send_on_their_own(al, smtp):
+    al.admin.import_subscribers(SYSTEM, "13219", [{"email": "bg@example.jp", "topics": ["crime"],
+                                                   "areas": [{"kind": "town"}]}])
+    later = chome_alert(headline="予約")
+    t = al.towns
+    alert_id = await asyncio.to_thread(al.lifecycle.create, t["composer"], later,
+                                       send_at=al.clock.now() + timedelta(seconds=1))
+    await asyncio.to_thread(al.lifecycle.submit, t["composer"], alert_id)
+    await asyncio.to_thread(al.lifecycle.approve, t["approver"], alert_id)
+    async with al.background(inbound=False, tick_s=0.3):
+        for _ in range(100):
+            if smtp.received:
+                break
+            await asyncio.sleep(0.1)
+    assert [r.rcpt_tos for r in smtp.received] == [["bg@example.jp"]]
+    assert (await asyncio.to_thread(al.lifecycle.get, alert_id)).state in ("sending", "sent")

@@ -40,7 +40,8 @@ def test_alert_pages_meet_wcag_aa(browser, al_sqlite):  # noqa: F811
         page.goto(server.url(1) + "/login")
         page.fill("#username", "komae_approver")
         page.fill("#password", al.towns["password"])
-        page.click("button[type=submit]")
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
         page.goto(server.url(1) + f"/alerts/{alert_id}")
         assert re.search(r"\(1\)不審者情報", page.content())
         assert run_axe(page) == [], "staff alert page"

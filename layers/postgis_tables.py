@@ -49,7 +49,7 @@ class PostgisFeatureTables:
             return [r[0] for r in rows]
         # Reserve ids first so one executemany (pipelined by psycopg) can insert them all.
         ids = [row[0] for row in tx.execute(
-            f"SELECT nextval(pg_get_serial_sequence(?, 'fid')) FROM generate_series(1, ?)",
+            "SELECT nextval(pg_get_serial_sequence(?, 'fid')) FROM generate_series(1, ?)",
             (q(table), len(new))).fetchall()]
         tx.executemany(f"INSERT INTO {q(table)} (fid, geom{extra}, mh_version) OVERRIDING SYSTEM VALUE VALUES "
                        f"(?, ST_GeomFromWKB(?, {SRID}){marks}, ?)", [(i, *n) for i, n in zip(ids, new, strict=True)])

@@ -12,7 +12,7 @@ import shapely
 
 from layers import history
 from layers.geometry_rules import fit_geometry
-from layers.model import (Feature, FieldSpec, Layer, LayerSchema, Revision, _coerce, check_layer_definition)
+from layers.model import Feature, FieldSpec, Layer, LayerSchema, Revision, _coerce, check_layer_definition
 from layers.permissions import can_edit, can_manage, can_read
 from layers.tables import FeatureTables
 from machihub.audit import AuditLog

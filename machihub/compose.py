@@ -9,6 +9,7 @@ from typing import Any
 
 from layers import gpkg
 from layers.postgis_tables import PostgisFeatureTables
+from layers.reports.store import ReportStore
 from layers.sqlite_tables import SqliteFeatureTables
 from layers.store import LayerStore
 from machihub.audit import AuditLog
@@ -31,11 +32,13 @@ class Hub:
     tenants: TenantStore
     users: UserStore
     layers: LayerStore
+    reports: ReportStore
 
     def init_schema(self) -> None:
         with self.db.transaction() as tx:
             create_core_schema(tx)
             self.layers.create_schema(tx)
+            self.reports.create_schema(tx)
         if isinstance(self.db, SqliteDatabase):
             self.db.checkpoint()  # GDAL reads the GeoPackage application_id from the file header itself
 
@@ -80,4 +83,5 @@ def build_hub(settings: Settings, clock: Clock | None = None) -> Hub:
     return Hub(settings=settings, db=db, clock=clock, audit=audit,
                tenants=TenantStore(db, audit, clock),
                users=UserStore(db, audit, clock, secret, settings.login_attempts_per_minute),
-               layers=LayerStore(db, tables, audit, clock))
+               layers=LayerStore(db, tables, audit, clock),
+               reports=ReportStore(db, audit, clock, secret))

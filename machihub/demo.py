@@ -86,6 +86,7 @@ def load_demo(hub: Hub, quiet: bool = False) -> Iterator[str]:
                              note="demo data", field_types=types)
         yield f"loaded {report.layer_key}: {report.count} features ({classification})"
     _share_evacuation_spaces(hub)
+    _report_services(hub)
     yield from _demo_users(hub)
 
 
@@ -100,6 +101,21 @@ def _share_evacuation_spaces(hub: Hub) -> None:
             dept = hub.tenants.add_department(SYSTEM, "37201", f"sec{i:02d}", section)
         if hub.layers.shares(key).get(dept.id) != "edit":
             hub.layers.share(SYSTEM, key, dept.id, "edit")
+
+
+REPORT_SERVICES = [("streetlight", "街路灯の故障", "Broken streetlight", "doro"),
+                   ("road_damage", "道路の損傷", "Road damage", "doro"),
+                   ("illegal_dumping", "不法投棄", "Illegal dumping", None),
+                   ("fallen_tree", "倒木・枝の落下", "Fallen tree", "doro")]
+
+
+def _report_services(hub: Hub) -> None:
+    """Report categories routed to the departments that fix them (不法投棄 goes to 危機管理課 in the demo)."""
+    for tenant in ("37201", "13219"):
+        for code, name_ja, name_en, dept in REPORT_SERVICES:
+            owner = hub.tenants.find_department(tenant, dept).id if dept else \
+                hub.tenants.departments(tenant)[0].id
+            hub.reports.add_service(SYSTEM, tenant, code, name_ja, owner, name_en=name_en)
 
 
 def _demo_users(hub: Hub) -> Iterator[str]:

@@ -15,6 +15,7 @@ from portal import ogc
 from portal.i18n import layer_name_language, pick_language
 from portal.mapview import VENDOR_CSS, VENDOR_JS, build_map, layer_config
 from portal.pages import gettext_for, render
+from portal.reports_routes import add_public_report_routes
 from portal.web import HUB, PRINCIPAL, PUBLIC, error_middleware, json_response, run, security_headers
 
 STATIC = Path(__file__).parent / "static"
@@ -60,6 +61,11 @@ async def map_page(request: web.Request) -> web.Response:
     parts = build_map(center, 13, settings.tile_url, settings.tile_attribution, _("Base map"))
     cfg_layers = layer_config(layers, lambda la: la.name(name_lang),
                               lambda la: f"/tiles/{la.key}/{{z}}/{{x}}/{{y}}.mvt")
+    if await run(hub.reports.services, tenant.code):
+        cfg_layers.append({"key": "reports", "title": _("Open resident reports"), "geometry": "Point",
+                           "color": "#5d4037", "visible": False, "items": f"/api/{tenant.code}/reports.geojson",
+                           "list": f"/{tenant.code}/reports",
+                           "label_field": "category", "hazards": {}})
     config = {"tenant": tenant.code, "lang": lang, "layers": cfg_layers,
               "bounds": [[tenant.bbox[1], tenant.bbox[0]], [tenant.bbox[3], tenant.bbox[2]]] if tenant.bbox else None,
               "labels": {"zoom_in": _("Zoom in"), "zoom_out": _("Zoom out"), "map": _("Map"),
@@ -204,6 +210,7 @@ def add_public_routes(app: web.Application) -> None:
     app.router.add_get(r"/download/{key}.{fmt:geojson|csv|gpkg}", download)
     app.router.add_get(r"/tiles/{key}/{z:\d+}/{x:\d+}/{y:\d+}.mvt", tile)
     ogc.add_read_routes(app)
+    add_public_report_routes(app)
     app.router.add_static("/static/", STATIC, append_version=False)
 
 

@@ -107,3 +107,22 @@ def normalise_type(geom: Any, layer_geometry_type: str | None, *, row: int | str
             return geom.geoms[0]
         raise Invalid(f"{_where(row)}a {kind} with {len(geom.geoms)} parts does not fit a {layer_geometry_type} layer")
     raise Invalid(f"{_where(row)}a {kind} does not fit a {layer_geometry_type} layer")
+
+
+def needs_attention(geoms: Any) -> np.ndarray:
+    """Vectorised first pass over many geometries: True where check_and_repair has something to say (missing,
+    empty, non-finite or out-of-range coordinates, invalid). The common case (all fine) costs a few array
+    operations instead of one Python call per feature."""
+    arr = np.asarray(geoms, dtype=object)
+    if arr.size == 0:
+        return np.zeros(0, dtype=bool)
+    missing = np.array([g is None or not isinstance(g, shapely.Geometry) for g in arr], dtype=bool)
+    flag = missing.copy()
+    ok = ~missing
+    sub = arr[ok]
+    coords, idx = shapely.get_coordinates(sub, return_index=True)
+    bad = ~np.isfinite(coords).all(axis=1) | (np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)
+    sub_flag = shapely.is_empty(sub) | ~shapely.is_valid(sub)
+    sub_flag[np.unique(idx[bad])] = True
+    flag[np.flatnonzero(ok)] = sub_flag
+    return flag

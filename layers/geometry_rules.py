@@ -8,24 +8,22 @@ from typing import Any
 
 import shapely
 
+from gis.geometry import check_and_repair
 from machihub.errors import Invalid
 
 _FAMILY = {"Point": "Point", "MultiPoint": "Point", "LineString": "LineString", "MultiLineString": "LineString",
            "Polygon": "Polygon", "MultiPolygon": "Polygon"}
 
 
-def fit_geometry(geom: Any, layer_type: str, *, row: int | None = None) -> Any:
+def fit_geometry(geom: Any, layer_type: str, *, row: int | None = None, checked: bool = False) -> Any:
+    """checked=True: the caller's vectorised pass (gis.geometry.needs_attention) found nothing to repair."""
     where = f"row {row}: " if row is not None else ""
     if geom is None:
         raise Invalid(f"{where}geometry is missing")
     if not isinstance(geom, shapely.Geometry):
         raise Invalid(f"{where}geometry is not a geometry")
-    try:
-        from gis.geometry import check_and_repair
+    if not checked:
         geom, _note = check_and_repair(geom, row=row)
-    except ImportError:  # gis.geometry not available yet: apply the basic validity rule
-        if geom.is_empty or not shapely.is_valid(geom):
-            raise Invalid(f"{where}invalid geometry: {shapely.is_valid_reason(geom)}") from None
     if layer_type == "Geometry":
         return geom
     if _FAMILY.get(geom.geom_type) != _FAMILY[layer_type]:

@@ -152,6 +152,23 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def insert_trigger_sql(table: str) -> str:
+    rt = q(f"rtree_{table}_geom")
+    values = "NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)"
+    return (f"CREATE TRIGGER {q(f'rtree_{table}_geom_insert')} AFTER INSERT ON {q(table)} WHEN (new.geom NOT NULL "
+            f"AND NOT ST_IsEmpty(NEW.geom)) BEGIN INSERT OR REPLACE INTO {rt} VALUES ({values}); END")
+
+
+def bulk_rtree(tx: Tx, table: str, fids: list[int], geoms: list[Any]) -> None:
+    """Fill the R*Tree for a batch directly, as GDAL does for bulk loads: the per-row insert trigger would call
+    five Python SQL functions per feature. The caller has dropped the insert trigger inside its transaction."""
+    import numpy as np
+
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    rows = [(fid, x0, x1, y0, y1) for fid, (x0, y0, x1, y1) in zip(fids, b.tolist(), strict=True) if x0 == x0]
+    tx.executemany(f"INSERT OR REPLACE INTO {q(f'rtree_{table}_geom')} VALUES (?, ?, ?, ?, ?)", rows)
+
+
 def register_feature_table(tx: Tx, table: str, geometry_type: str, identifier: str, description: str) -> None:
     tx.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)"
                " VALUES (?, 'features', ?, ?, ?)", (table, identifier, description, STORAGE_SRS))
@@ -162,8 +179,7 @@ def register_feature_table(tx: Tx, table: str, geometry_type: str, identifier: s
     tx.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(id, minx, maxx, miny, maxy)")
     values = "NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)"
     name = lambda s: q(f"rtree_{table}_geom_{s}")  # noqa: E731
-    tx.execute(f"CREATE TRIGGER {name('insert')} AFTER INSERT ON {t} WHEN (new.geom NOT NULL AND NOT "
-               f"ST_IsEmpty(NEW.geom)) BEGIN INSERT OR REPLACE INTO {rt} VALUES ({values}); END")
+    tx.execute(insert_trigger_sql(table))
     tx.execute(f"CREATE TRIGGER {name('update1')} AFTER UPDATE OF geom ON {t} WHEN OLD.fid = NEW.fid AND "
                f"(NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom)) BEGIN INSERT OR REPLACE INTO {rt} VALUES ({values}); END")
     tx.execute(f"CREATE TRIGGER {name('update2')} AFTER UPDATE OF geom ON {t} WHEN OLD.fid = NEW.fid AND "

@@ -20,6 +20,9 @@ def _store_value(spec: FieldSpec, value: Any) -> Any:
     return value
 
 
+BULK_RTREE = 500  # from this batch size on, fill the R*Tree in one go instead of per-row triggers
+
+
 class SqliteFeatureTables:
     dialect = "sqlite"
 
@@ -57,9 +60,15 @@ class SqliteFeatureTables:
         seq = tx.scalar("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)) or 0
         first = max(start, seq) + 1
         # Explicit ids in one executemany are much faster than one RETURNING per row on 100k imports.
+        bulk = len(new) >= BULK_RTREE
+        if bulk:
+            tx.execute(f"DROP TRIGGER {q(f'rtree_{table}_geom_insert')}")
         tx.executemany(f"INSERT INTO {q(table)} (fid, {cols}) VALUES (?, {marks})",
                        [(first + i, blob, *[_store_value(f, r[2].get(f.name)) for f in fields], r[3])
                         for i, (r, blob) in enumerate(new)])
+        if bulk:
+            gpkg.bulk_rtree(tx, table, list(range(first, first + len(new))), [r[1] for r, _ in new])
+            tx.execute(gpkg.insert_trigger_sql(table))
         new_ids = iter(range(first, first + len(new)))
         return [r[0] if r[0] is not None else next(new_ids) for r in rows]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import shapely
 
+from gis.geometry import needs_attention
 from layers import history
 from layers.geometry_rules import fit_geometry
 from layers.model import Feature, FieldSpec, Layer, LayerSchema, Revision, _coerce, check_layer_definition
@@ -194,13 +195,17 @@ class LayerStore:
 
     def _record_versions(self, tx: Tx, layer_id: int, rev: int,
                          items: Iterable[tuple[int, str, Any, dict[str, Any] | None]]) -> None:
-        rows = [(layer_id, fid, rev, op, shapely.to_wkb(g) if g is not None else None,
-                 _json_props(p) if p is not None else None) for fid, op, g, p in items]
+        items = list(items)
+        wkbs = shapely.to_wkb([g for _, _, g, _ in items])  # one vectorised call (None stays None)
+        rows = [(layer_id, fid, rev, op, wkb, _json_props(p) if p is not None else None)
+                for (fid, op, _, p), wkb in zip(items, wkbs, strict=True)]
         tx.executemany("INSERT INTO mh_feature_versions (layer_id, fid, rev, op, geom, props) VALUES (?, ?, ?, ?, ?, ?)",
                        rows)
 
-    def _clean(self, layer: Layer, geometry: Any, props: dict[str, Any], row: int | None = None) -> tuple[Any, dict]:
-        return fit_geometry(geometry, layer.geometry_type, row=row), layer.schema.validate(props, row=row)
+    def _clean(self, layer: Layer, geometry: Any, props: dict[str, Any], row: int | None = None,
+               checked: bool = False) -> tuple[Any, dict]:
+        return (fit_geometry(geometry, layer.geometry_type, row=row, checked=checked),
+                layer.schema.validate(props, row=row))
 
     def add_features(self, by: Principal, key: str, items: Sequence[tuple[Any, dict[str, Any]]], *, note: str = "",
                      kind: str = "edit", progress: Callable[[int, int], None] | None = None) -> tuple[int, list[int]]:
@@ -211,9 +216,11 @@ class LayerStore:
             layer, rev = self._begin_revision(tx, by, key, note, kind)
             problems: list[str] = []
             cleaned: list[tuple[Any, dict]] = []
+            attention = needs_attention([g for g, _ in items])
             for i, (geom, props) in enumerate(items, start=1):
                 try:
-                    cleaned.append(self._clean(layer, geom, props, row=i if len(items) > 1 else None))
+                    cleaned.append(self._clean(layer, geom, props, row=i if len(items) > 1 else None,
+                                               checked=not attention[i - 1]))
                 except Invalid as exc:
                     problems.append(exc.message)
                     if len(problems) >= 20:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gis.address import AddressIndex
-from gis.geometry import check_and_repair, normalise_type
+from gis.geometry import check_and_repair, needs_attention, normalise_type
 from layers.readers.csv_reader import read_csv
 from layers.readers.gdal_reader import read_with_gdal
 from layers.readers.limits import DEFAULT_LIMITS, ReadLimits
@@ -81,11 +81,15 @@ def _check(table: Table, layer_geometry_type: str | None, problems: Problems,
     repaired = 0
     if progress:
         progress(0, total)
+    attention = needs_attention(table.geometries)
     for i, (geom, props, where) in enumerate(zip(table.geometries, table.rows, table.labels, strict=True), 1):
         if geom is not None:
             try:
-                geom, note = check_and_repair(geom)
-                geom = normalise_type(geom, layer_geometry_type)
+                note = None
+                if attention[i - 1]:  # only geometries the vectorised pass flagged go through repair
+                    geom, note = check_and_repair(geom)
+                if layer_geometry_type not in (None, "Geometry"):
+                    geom = normalise_type(geom, layer_geometry_type)
                 if note:
                     repaired += 1
                     if repaired <= MAX_NOTES:

@@ -115,7 +115,8 @@ def test_diff_and_rollback_add_a_revision(hub, towns):
 
 def test_bbox_and_filters(hub, towns):
     editor, layer = _shelters(hub, towns)
-    pts = [(134.0 + i * 0.01, 34.30 + j * 0.01) for i in range(10) for j in range(10)]
+    # 900 points: more than the embedded store's bulk R*Tree threshold, so that path is checked too
+    pts = [(134.0 + i * 0.01, 34.30 + j * 0.01) for i in range(30) for j in range(30)]
     hub.layers.add_features(editor, layer.key, [
         (shapely.Point(x, y), {"name": f"p{i}", "open": i % 2 == 0}) for i, (x, y) in enumerate(pts)])
     box = (134.015, 34.315, 134.045, 34.335)
@@ -124,7 +125,7 @@ def test_bbox_and_filters(hub, towns):
     assert {f.properties["name"] for f in got} == expected and len(expected) == 6
     assert hub.layers.count(layer.key, editor, bbox=box) == 6
     opened = hub.layers.features(layer.key, editor, filters={"open": "true"})
-    assert len(opened) == 50 and all(f.properties["open"] is True for f in opened)
+    assert len(opened) == 450 and all(f.properties["open"] is True for f in opened)
     page = hub.layers.features(layer.key, editor, limit=7, offset=10)
     assert [f.properties["name"] for f in page] == [f"p{i}" for i in range(10, 17)]
     with pytest.raises(Invalid):

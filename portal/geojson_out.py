@@ -56,8 +56,8 @@ def feature_collection(features: list[Feature], *, epsg: int | None = None, extr
     geoms = reproject([f.geometry for f in features], epsg, swap=northing_first(epsg or 0))
     texts = shapely.to_geojson(geoms) if len(geoms) else []
     parts = [
-        '{"type":"Feature","id":%d,"geometry":%s,"properties":%s}'
-        % (f.fid, g if g is not None else "null", json.dumps(f.properties, ensure_ascii=False, default=str))
+        f'{{"type":"Feature","id":{f.fid},"geometry":{g if g is not None else "null"},'
+        f'"properties":{json.dumps(f.properties, ensure_ascii=False, default=str)}}}'
         for f, g in zip(features, texts, strict=True)
     ]
     head = json.dumps({"type": "FeatureCollection", **(extra or {})}, ensure_ascii=False)[:-1]

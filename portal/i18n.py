@@ -3,7 +3,7 @@ messages.po, compiled in memory with Babel at start, so no build step and no bin
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from aiohttp import web
@@ -27,7 +27,7 @@ CODES = [c for c, _, _ in LANGUAGES]
 _FOLDER = {c: f for c, _, f in LANGUAGES}
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> NullTranslations:
     po = LOCALE_DIR / _FOLDER.get(lang, "ja") / "LC_MESSAGES" / "messages.po"
     if not po.exists():

@@ -15,7 +15,17 @@ from layers.model import Layer
 from layers.store import StaleEdit
 from machihub.errors import Invalid, NotFound, PreconditionFailed
 from portal.geojson_out import STORAGE, feature_collection, single_feature, to_storage_bbox
-from portal.web import HUB, PRINCIPAL, PUBLIC, http_date, json_response, run, wants_html
+from portal.web import (
+    HUB,
+    PRINCIPAL,
+    PUBLIC,
+    http_date,
+    json_response,
+    make_etag,
+    not_modified,
+    run,
+    wants_html,
+)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -168,6 +178,9 @@ async def items(request: web.Request) -> web.StreamResponse:
     filters = {k: v for k, v in request.query.items() if k not in RESERVED_PARAMS}
     seed = f"{layer.key}@{layer.revision}/{layer.updated}?{request.query_string}"
     html = wants_html(request)
+    early = None if html else not_modified(request, make_etag(seed))
+    if early is not None:  # the layer has not changed since the client's copy: skip the query
+        return early
 
     def fetch():
         return (hub.layers.features(layer.key, by, bbox=bbox, filters=filters, limit=limit, offset=offset),

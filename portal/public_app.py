@@ -16,7 +16,16 @@ from portal.i18n import layer_name_language, pick_language
 from portal.mapview import VENDOR_CSS, VENDOR_JS, build_map, layer_config
 from portal.pages import gettext_for, render
 from portal.reports_routes import add_public_report_routes
-from portal.web import HUB, PRINCIPAL, PUBLIC, error_middleware, json_response, run, security_headers
+from portal.web import (
+    HUB,
+    PRINCIPAL,
+    PUBLIC,
+    error_middleware,
+    http_date,
+    json_response,
+    run,
+    security_headers,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -153,11 +162,14 @@ async def download(request: web.Request) -> web.StreamResponse:
     if fmt not in EXPORTERS:
         raise NotFound(f"no download format {fmt!r}")
     layer = await run(hub.layers.get_layer, key, None)
+    etag = f'"{key}-{layer.revision}-{layer.updated}-{fmt}"'
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
     feats = await run(hub.layers.features, key, None)
     body = await run(EXPORTERS[fmt][0], layer, feats)
     resp = web.Response(body=body, content_type=EXPORTERS[fmt][1].split(";")[0],
-                        headers={"Content-Disposition": f'attachment; filename="{key}.{fmt}"',
-                                 "ETag": f'"{key}-{layer.revision}-{fmt}"'})
+                        headers={"Content-Disposition": f'attachment; filename="{key}.{fmt}"', "ETag": etag,
+                                 "Last-Modified": http_date(layer.updated)})
     if fmt != "gpkg":
         resp.enable_compression()
     return resp

@@ -244,7 +244,7 @@ async def alert_page(request: web.Request) -> web.Response:
         record = await run(al.lifecycle.get, int(request.match_info["id"]))
     except ValueError:
         raise NotFound("no such alert") from None
-    if record.state not in SHOWN_STATES or record.alert.is_drill:
+    if record.state not in SHOWN_STATES or record.alert.status != "Actual":  # drills, tests: staff only
         raise NotFound("no such alert")
     lang, text = record.alert.text_for(pick_language(request))
     tenant = await run(request.app[HUB].tenants.get, record.tenant_code)

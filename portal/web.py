@@ -70,15 +70,27 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def make_etag(seed: str) -> str:
+    return '"' + hashlib.sha256(seed.encode()).hexdigest()[:32] + '"'
+
+
+def not_modified(request: web.Request, etag: str) -> web.Response | None:
+    """Answer 304 before doing the work when the client's copy is current."""
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
+    return None
+
+
 def json_response(request: web.Request, body: Any, *, content_type: str = "application/json",
                   etag_seed: str | None = None, last_modified: str | None = None,
                   headers: dict[str, str] | None = None, status: int = 200) -> web.StreamResponse:
     """JSON with ETag/Last-Modified; 304 when the client already has it; gzip when asked for."""
     text = body if isinstance(body, str | bytes) else dumps(body)
     raw = text.encode("utf-8") if isinstance(text, str) else text
-    etag = '"' + hashlib.sha256((etag_seed or "").encode() + (b"" if etag_seed else raw)).hexdigest()[:32] + '"'
-    if request.headers.get("If-None-Match") == etag:
-        return web.Response(status=304, headers={"ETag": etag})
+    etag = make_etag(etag_seed) if etag_seed else '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+    early = not_modified(request, etag)
+    if early is not None:
+        return early
     resp = web.Response(body=raw, status=status, content_type=content_type.split(";")[0], charset="utf-8",
                         headers=headers or {})
     resp.headers["ETag"] = etag

@@ -109,7 +109,7 @@ async def test_webhooks_are_signed_json_or_cap_and_retried(al, aiohttp_server):
     record = await asyncio.to_thread(al.lifecycle.get, alert_id)
     counts = await al.run_worker("hooks", until_idle=True)
     assert counts["sent"] == 2 and counts["retry"] == 1
-    for path, headers, body in hits:
+    for _path, headers, body in hits:
         expected = hmac.new(secret.encode(), headers["X-Machihub-Timestamp"].encode() + b"." + body,
                             hashlib.sha256).hexdigest()
         assert headers["X-Machihub-Signature"] == f"sha256={expected}"

@@ -71,15 +71,15 @@ class LayerStore:
         return layer
 
     def get_layer(self, key: str, by: Principal | None = None) -> Layer:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             return self._readable(tx, key, by)
 
     def shares(self, key: str) -> dict[int, str]:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             return self._load(tx, key)[1]
 
     def list_layers(self, by: Principal | None = None, *, tenant_code: str | None = None) -> list[Layer]:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             rows = tx.query("SELECT * FROM mh_layers ORDER BY tenant_code, key")
             shares: dict[int, dict[int, str]] = {}
             for r in tx.query("SELECT layer_id, department_id, mode FROM mh_layer_shares"):
@@ -88,7 +88,7 @@ class LayerStore:
         return [la for la in layers if can_read(by, la, shares.get(la.id, {}))]
 
     def editable(self, key: str, by: Principal | None) -> bool:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer, shares = self._load(tx, key)
         return can_edit(by, layer, shares)
 
@@ -301,7 +301,7 @@ class LayerStore:
         return out
 
     def get_feature(self, key: str, fid: int, by: Principal | None = None) -> Feature:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer = self._readable(tx, key, by)
             f = self.tables.get(tx, key, layer.schema.fields, fid)
         if f is None:
@@ -310,31 +310,31 @@ class LayerStore:
 
     def features(self, key: str, by: Principal | None = None, *, bbox: tuple[float, float, float, float] | None = None,
                  filters: dict[str, Any] | None = None, limit: int | None = None, offset: int = 0) -> list[Feature]:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer = self._readable(tx, key, by)
             return self.tables.query(tx, key, layer.schema.fields, bbox=bbox, filters=self._filters(layer, filters),
                                      limit=limit, offset=offset)
 
     def count(self, key: str, by: Principal | None = None, *, bbox=None, filters=None) -> int:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer = self._readable(tx, key, by)
             return self.tables.count(tx, key, layer.schema.fields, bbox=bbox, filters=self._filters(layer, filters))
 
     def extent(self, key: str, by: Principal | None = None) -> tuple[float, float, float, float] | None:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             self._readable(tx, key, by)
             return self.tables.extent(tx, key)
 
     # -- history -------------------------------------------------------------------------------------
     def revisions(self, key: str, by: Principal | None) -> list[Revision]:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer = self._readable(tx, key, by)
             rows = tx.query("SELECT rev, ts, actor, department_id, note, kind FROM mh_layer_revisions"
                             " WHERE layer_id = ? ORDER BY rev DESC", (layer.id,))
         return [Revision(**r) for r in rows]
 
     def feature_history(self, key: str, fid: int, by: Principal | None) -> list[dict[str, Any]]:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer = self._readable(tx, key, by)
             rows = tx.query(
                 "SELECT v.rev, v.op, v.geom, v.props, r.ts, r.actor, r.department_id, r.note FROM mh_feature_versions v"
@@ -347,7 +347,7 @@ class LayerStore:
                  "geometry": shapely.from_wkb(bytes(r["geom"])) if r["geom"] is not None else None} for r in rows]
 
     def diff(self, key: str, rev_a: int, rev_b: int, by: Principal | None) -> history.LayerDiff:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer = self._readable(tx, key, by)
             for rev in (rev_a, rev_b):
                 if rev < 0 or rev > layer.revision:
@@ -384,6 +384,6 @@ class LayerStore:
     def tile(self, key: str, z: int, x: int, y: int, by: Principal | None = None) -> bytes:
         if not (0 <= z <= 22 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
             raise NotFound(f"no tile {z}/{x}/{y}")
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             layer = self._readable(tx, key, by)
             return self.tables.mvt(tx, key, layer.schema.fields, z, x, y)

@@ -62,9 +62,13 @@ class Database:
     url: str
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:  # pragma: no cover - abstract
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:  # pragma: no cover - abstract
         raise NotImplementedError
         yield
+
+    def read(self):
+        """A read-only transaction: on SQLite it does not take the write lock, so readers run in parallel."""
+        return self.transaction(write=False)
 
     def close(self) -> None:  # pragma: no cover - abstract
         pass
@@ -106,12 +110,13 @@ class SqliteDatabase(Database):
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
         conn = self._conn()
         if conn.in_transaction:  # nested use joins the outer transaction
             yield Tx(conn.cursor(), self.dialect)
             return
-        conn.execute("BEGIN IMMEDIATE")
+        # Writers take the lock up front (no deadlock on upgrade); readers use WAL snapshots and never wait.
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
         try:
             yield Tx(conn.cursor(), self.dialect)
         except BaseException:
@@ -142,7 +147,7 @@ class PostgresDatabase(Database):
         self._local = threading.local()
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
         outer = getattr(self._local, "cur", None)
         if outer is not None:
             yield Tx(outer, self.dialect)

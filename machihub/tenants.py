@@ -70,14 +70,14 @@ class TenantStore:
         return self.get(code)
 
     def get(self, code: str) -> Tenant:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.one("SELECT * FROM mh_tenants WHERE code = ?", (code,))
         if not row:
             raise NotFound(f"no tenant with code {code}")
         return _tenant(row)
 
     def list(self) -> list[Tenant]:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             return [_tenant(r) for r in tx.query("SELECT * FROM mh_tenants ORDER BY code")]
 
     def add_department(self, by: Principal, tenant_code: str, code: str, name: str, name_en: str = "") -> Department:
@@ -97,14 +97,14 @@ class TenantStore:
         return Department(**row)
 
     def department(self, dept_id: int) -> Department:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.one("SELECT * FROM mh_departments WHERE id = ?", (dept_id,))
         if not row:
             raise NotFound(f"no department {dept_id}")
         return Department(**row)
 
     def find_department(self, tenant_code: str, code_or_name: str) -> Department:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.one("SELECT * FROM mh_departments WHERE tenant_code = ? AND (code = ? OR name = ?)",
                          (tenant_code, code_or_name, code_or_name))
         if not row:
@@ -112,7 +112,7 @@ class TenantStore:
         return Department(**row)
 
     def departments(self, tenant_code: str | None = None) -> list[Department]:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             if tenant_code:
                 rows = tx.query("SELECT * FROM mh_departments WHERE tenant_code = ? ORDER BY code", (tenant_code,))
             else:

@@ -90,14 +90,14 @@ class UserStore:
         return self.get(username)
 
     def get(self, username: str) -> User:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.one("SELECT * FROM mh_users WHERE username = ? AND active = 1", (username,))
         if not row:
             raise NotFound(f"no user {username!r}")
         return _user(row)
 
     def by_id(self, user_id: int) -> User:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.one("SELECT * FROM mh_users WHERE id = ? AND active = 1", (user_id,))
         if not row:
             raise NotFound(f"no user {user_id}")
@@ -143,7 +143,7 @@ class UserStore:
         return Session(token, csrf, _user(row))
 
     def session(self, token: str) -> Session | None:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.one("SELECT s.csrf_token, s.expires, u.* FROM mh_sessions s JOIN mh_users u ON u.id = s.user_id"
                          " WHERE s.token_hash = ? AND u.active = 1", (_hash_token(token),))
         if not row or datetime.fromisoformat(row["expires"]) < self.clock.now():
@@ -172,7 +172,7 @@ class UserStore:
         return key_id, secret
 
     def _api_row(self, key_id: str) -> dict:
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.one("SELECT * FROM mh_api_keys WHERE key_id = ? AND revoked IS NULL", (key_id,))
         if not row:
             raise Unauthorized("unknown or revoked API key")

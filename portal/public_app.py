@@ -84,7 +84,7 @@ async def map_page(request: web.Request) -> web.Response:
     if settings.tile_url:
         credits.append(_("Base map") + ": " + "地理院タイル" if "gsi.go.jp" in settings.tile_url else settings.tile_url)
     name = tenant_label(tenant, lang)
-    return render(request, "map.html", title=f"{name} {_('map')}", tenant=tenant, tenant_name=name,
+    return render(request, "map.html", title=_("%(name)s map") % {"name": name}, tenant=tenant, tenant_name=name,
                   layers=cfg_layers, hazards=hazard_labels(_), map_html=parts.html, map_script=parts.script,
                   config_json=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
                   vendor_css=VENDOR_CSS, vendor_js=VENDOR_JS, credits=credits, alerts=[], nearest=None)

@@ -16,6 +16,7 @@ from layers.geometry_rules import fit_geometry
 from layers.model import Feature, FieldSpec, Layer, LayerSchema, Revision, _coerce, check_layer_definition
 from layers.permissions import can_edit, can_manage, can_read
 from layers.tables import FeatureTables
+from layers.tile_cache import LruCache
 from machihub.audit import AuditLog
 from machihub.clock import Clock
 from machihub.db import Database, Tx
@@ -50,6 +51,7 @@ def feature_snapshot(f: Feature | None) -> dict[str, Any] | None:
 class LayerStore:
     def __init__(self, db: Database, tables: FeatureTables, audit: AuditLog, clock: Clock) -> None:
         self.db, self.tables, self.audit, self.clock = db, tables, audit, clock
+        self._tiles = LruCache(4096)
 
     def create_schema(self, tx: Tx) -> None:
         self.tables.create_schema(tx)
@@ -382,8 +384,16 @@ class LayerStore:
         return rev
 
     def tile(self, key: str, z: int, x: int, y: int, by: Principal | None = None) -> bytes:
+        """Vector tile; cached per layer revision, so an edit is visible at once and unchanged tiles cost
+        nothing (the embedded store encodes in Python, PostGIS in the database)."""
         if not (0 <= z <= 22 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
             raise NotFound(f"no tile {z}/{x}/{y}")
         with self.db.read() as tx:
             layer = self._readable(tx, key, by)
-            return self.tables.mvt(tx, key, layer.schema.fields, z, x, y)
+            cache_key = (key, layer.revision, layer.updated, z, x, y)
+            cached = self._tiles.get(cache_key)
+            if cached is not None:
+                return cached
+            data = self.tables.mvt(tx, key, layer.schema.fields, z, x, y)
+        self._tiles.put(cache_key, data)
+        return data

@@ -57,6 +57,7 @@ def test_kill_9_repeatedly_during_a_10k_send(al, smtp, tmp_path):
     got = Counter(r for m in smtp.received for r in m.rcpt_tos)
     assert set(got) == everyone, f"{len(everyone - set(got))} recipients got nothing"
     duplicates = sum(c - 1 for c in got.values())
+    print(f"\n{al.db.dialect}: {N} recipients, {kills} kills, {duplicates} duplicates, {len(smtp.received)} mails")
     assert duplicates <= kills, f"{duplicates} duplicates after {kills} kills"
     stats = al.outbox.stats(alert_id)
     assert stats["sent"] == N and stats["queued"] == 0

@@ -246,3 +246,33 @@ async def test_background_services_send_on_their_own(al, smtp):
             await asyncio.sleep(0.1)
     assert [r.rcpt_tos for r in smtp.received] == [["bg@example.jp"]]
     assert (await asyncio.to_thread(al.lifecycle.get, alert_id)).state in ("sending", "sent")
+
+
+def test_dkim_signed_mail_through_the_relay_verifies(al, smtp, tmp_path):
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from alerts import build_alerts
+    from tests.alerts.conftest import alert_config
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "dkim.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    pub = base64.b64encode(key.public_key().public_bytes(serialization.Encoding.DER,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
+    signing = build_alerts(al.hub, alert_config(al.hub, smtp.port, dkim_key=str(pem), dkim_selector="s2025"))
+    signing.towns = al.towns
+    signing.admin.import_subscribers(SYSTEM, "13219", [{"email": e, "topics": ["crime"], "areas": [{"kind": "town"}]}
+                                                       for e in ("x@example.jp", "taro..y@docomo.ne.jp")])
+    send(signing, chome_alert())
+    work(signing)
+    record = {b"s2025._domainkey.city.example.lg.jp.": b"v=DKIM1; k=rsa; p=" + pub}
+    assert len(smtp.received) == 2
+    for rec in smtp.received:
+        assert rec.data.startswith(b"DKIM-Signature:")
+        assert dkim.verify(rec.data, dnsfunc=lambda name, timeout=5: record.get(name))  # noqa: B023
+        assert rec.message["Date"].endswith("+0900")

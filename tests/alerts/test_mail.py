@@ -76,8 +76,10 @@ def test_dkim_signature_verifies(tmp_path):
     def lookup(name: bytes, timeout: int = 5) -> bytes | None:
         return dns.get(name)
 
-    for charset in ("utf-8", "iso-2022-jp"):
-        signed = signer.sign(_template(charset).render("taro@docomo.ne.jp", "a1.4", "https://x/p", "https://x/u"))
+    long_subject = MailTemplate.build(from_name="狛江市", from_addr="a@city.example.lg.jp", subject="長い件名 " * 12,
+                                      body=BODY, charset="iso-2022-jp", domain="city.example.lg.jp")
+    for tpl in (_template("utf-8"), _template("iso-2022-jp"), long_subject):   # the last one has a folded Subject
+        signed = signer.sign(tpl.render("taro@docomo.ne.jp", "a1.4", "https://x/p", "https://x/u"))
         assert signed.startswith(b"DKIM-Signature:")
         assert dkim.verify(signed, dnsfunc=lookup)
         assert b"list-unsubscribe" in signed.split(b"\r\n\r\n")[0].lower().split(b"h=")[1][:300]

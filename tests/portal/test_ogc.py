@@ -162,3 +162,8 @@ async def test_mvt_tiles_decode_to_the_stored_polygons(aiohttp_client, hub, town
     assert feats[0]["geometry"]["type"] == "Polygon"
     empty = await client.get(f"/tiles/{la.key}/{z}/{x + 50}/{y}.mvt")
     assert empty.status == 204
+    # an edit shows in the next tile at once (the tile cache is keyed by the layer revision)
+    f = hub.layers.features(la.key, editor)[0]
+    hub.layers.update_feature(editor, la.key, f.fid, base_version=f.version, properties={"name": "z2"})
+    again = mapbox_vector_tile.decode(await (await client.get(f"/tiles/{la.key}/{z}/{x}/{y}.mvt")).read())
+    assert again[la.key]["features"][0]["properties"]["name"] == "z2"

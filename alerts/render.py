@@ -13,6 +13,7 @@ from alerts.channels import Delivery
 from alerts.config import AlertConfig
 from alerts.links import Links
 from alerts.mail.compose import MailTemplate
+from alerts.mail.dkim import DkimSigner
 from alerts.model import Alert, overrides_quiet_hours
 from alerts.outbox import Claimed
 from alerts.templates import mail_template, push_payload
@@ -46,8 +47,9 @@ def webhook_json(alert: Alert, alert_id: int, url: str) -> dict[str, Any]:
 
 
 class Composer:
-    def __init__(self, db: Database, config: AlertConfig, links: Links, sealer: Sealer) -> None:
-        self.db, self.config, self.links, self.sealer = db, config, links, sealer
+    def __init__(self, db: Database, config: AlertConfig, links: Links, sealer: Sealer,
+                 dkim: DkimSigner | None = None) -> None:
+        self.db, self.config, self.links, self.sealer, self.dkim = db, config, links, sealer, dkim
         self._alerts: dict[int, _AlertCache] = {}
         self._lock = threading.Lock()
 
@@ -94,8 +96,11 @@ class Composer:
         base = f"{self.config.public_url}/alerts"
         prefs = f"{base}/p/{self.links.make('p', row.subscriber_id, row.link_nonce)}"
         unsub = f"{base}/u/{self.links.make('u', row.subscriber_id, row.link_nonce)}"
-        payload = tpl.render(address, f"a{row.alert_id}.{row.id}", prefs, unsub)
+        payload = self._signed(tpl.render(address, f"a{row.alert_id}.{row.id}", prefs, unsub))
         return Delivery(row, address, payload, {"mail_from": self.links.verp(row.id, self.config.verp_domain)})
+
+    def _signed(self, message: bytes) -> bytes:
+        return self.dkim.sign(message) if self.dkim else message  # here, in the compose thread, not the event loop
 
     def _push(self, row: Claimed, entry: _AlertCache, sub: dict[str, Any]) -> Delivery:
         alert = entry.alert
@@ -125,5 +130,5 @@ class Composer:
                                  from_addr=self.config.mail_from, subject=data["subject"], body=data["body"],
                                  charset="iso-2022-jp" if carrier else "utf-8", domain=self.config.mail_domain,
                                  one_click=False)
-        payload = tpl.render(data["to"], f"n{row.id}")
+        payload = self._signed(tpl.render(data["to"], f"n{row.id}"))
         return Delivery(row, data["to"], payload, {"mail_from": self.links.verp(row.id, self.config.verp_domain)})

@@ -3,6 +3,7 @@ lifecycle, bounces, and factories for the worker, the inbound SMTP server and th
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from machihub.principal import Principal
 from machihub.sealing import Sealer
 from machihub.tenants import TenantStore
 
+log = logging.getLogger("machihub.alerts")
 ADDRESS_DATA = Path(__file__).resolve().parent.parent / "gis" / "address_data"
 
 
@@ -83,12 +85,12 @@ class Alerts:
         return tick(self)
 
     def worker(self, name: str, *, db: Database | None = None, kinds: tuple[str, ...] | None = None,
-               poll_s: float = 0.25) -> Worker:
+               poll_s: float = 0.5) -> Worker:
         db = db or self.db
         outbox = Outbox(db, self.clock, self.config)
         subs = SubscriberStore(db, self.clock, self.config, self.tenants, self.areas, outbox, self.links, self.sealer)
-        return Worker(outbox=outbox, composer=Composer(db, self.config, self.links, self.sealer), subs=subs,
-                      links=self.links, channels=build_channels(self.config, {"dkim": self.dkim, "vapid": self.vapid}, kinds),
+        return Worker(outbox=outbox, composer=Composer(db, self.config, self.links, self.sealer, self.dkim), subs=subs,
+                      links=self.links, channels=build_channels(self.config, {"vapid": self.vapid}, kinds),
                       name=name, journal_dir=Path(self.config.data_dir) / "outbox-journal",
                       batch=self.config.worker_batch, serial=self.config.serial_handoff, poll_s=poll_s)
 
@@ -113,8 +115,13 @@ class Alerts:
 
         stop = asyncio.Event()
         task = asyncio.create_task(self.run_worker(name, stop=stop)) if worker else None
-        server = await start_inbound(self.inbound_handler(), self.config.inbound_host, self.config.inbound_port) \
-            if inbound and self.config.inbound_port else None
+        server = None
+        if inbound and self.config.inbound_port:
+            try:
+                server = await start_inbound(self.inbound_handler(), self.config.inbound_host, self.config.inbound_port)
+            except OSError as exc:  # the web apps still serve; bounces and 空メール wait for `machihub inbound`
+                log.error("inbound SMTP server not started on %s:%s: %s", self.config.inbound_host,
+                          self.config.inbound_port, exc)
         sched = start_scheduler(self, tick_s) if scheduler else None
         try:
             yield

@@ -28,7 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SINK = ROOT.parent / "shared" / "tools" / "smtp_sink.py"
+from tests.shared_data import TOOLS  # noqa: E402
+
+SINK = TOOLS / "smtp_sink.py"
 SECRET = "bench-secret-key-0123456789"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import statistics
 import sys
@@ -33,8 +32,9 @@ from faq.bm25 import BM25  # noqa: E402
 from faq.fusion import top_k  # noqa: E402
 from faq.normalize import fold_kana, is_word_char, normalize  # noqa: E402
 from faq.search import FaqIndex, Mode  # noqa: E402
+from tests.shared_data import DATA as SHARED_DATA  # noqa: E402
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", ROOT.parent / "shared" / "data")) / "faq"
+DATA = SHARED_DATA / "faq"
 CACHE = ROOT / "bench" / "out" / "faq-embeddings"
 BIG = 22_000
 TOWNS = ["高松市", "狛江市", "丸亀市", "坂出市", "善通寺市", "観音寺市", "さぬき市", "東かがわ市", "三豊市",

@@ -23,7 +23,8 @@ import pyogrio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-TOOLS = ROOT.parent / "shared" / "tools"
+from tests.shared_data import TOOLS  # noqa: E402
+
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 BOX = 0.05
 

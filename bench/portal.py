@@ -22,8 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-TOOLS = ROOT.parent / "shared" / "tools"
-DATA = ROOT.parent / "shared" / "data"
+from tests.shared_data import DATA, TOOLS  # noqa: E402
+
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 

@@ -249,6 +249,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("backup", help="consistent copy of the store (SQLite file or pg_dump)")
     b.add_argument("out")
     b.set_defaults(fn=cmd_backup)
+    from alerts.cli import add_commands
+
+    add_commands(sub, _hub)  # machihub worker, machihub inbound
     audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="sub", required=True)
     audit.add_parser("verify", help="check the hash chain").set_defaults(fn=cmd_audit_verify)
     return p

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from faq.store import FaqStore  # faq (issue 7)
+from alerts import build_alerts, create_alert_schema
 from layers import gpkg
 from layers.postgis_tables import PostgisFeatureTables
 from layers.reports.store import ReportStore
@@ -33,15 +35,19 @@ class Hub:
     users: UserStore
     layers: LayerStore
     reports: ReportStore
+    faq: FaqStore  # faq (issue 7)
 
     def init_schema(self) -> None:
         with self.db.transaction() as tx:
             create_core_schema(tx)
             self.layers.create_schema(tx)
             self.reports.create_schema(tx)
+            create_alert_schema(tx)
+            self.faq.create_schema(tx)  # faq (issue 7)
         if isinstance(self.db, SqliteDatabase):
             self.db.checkpoint()  # GDAL reads the GeoPackage application_id from the file header itself
 
+    alerts: Any = None   # alerts.service.Alerts, built after the hub it reads from
     _addresses: Any = None
 
     @property
@@ -80,8 +86,11 @@ def build_hub(settings: Settings, clock: Clock | None = None) -> Hub:
         tables = PostgisFeatureTables()
     secret = resolve_secret(settings)
     audit = AuditLog(db, clock)
-    return Hub(settings=settings, db=db, clock=clock, audit=audit,
+    hub = Hub(settings=settings, db=db, clock=clock, audit=audit,
                tenants=TenantStore(db, audit, clock),
                users=UserStore(db, audit, clock, secret, settings.login_attempts_per_minute),
                layers=LayerStore(db, tables, audit, clock),
-               reports=ReportStore(db, audit, clock, secret))
+               reports=ReportStore(db, audit, clock, secret),
+               faq=FaqStore(db, audit, clock, Path(settings.data_dir)))  # faq (issue 7)
+    hub.alerts = build_alerts(hub)
+    return hub

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from faq.demo import load_demo_faq  # faq (issue 7)
 from gis.boundaries import municipality_names, municipality_polygon
 from layers.importer import import_file
 from layers.shelters import GSI_HAZARD_FIELDS
@@ -88,6 +89,7 @@ def load_demo(hub: Hub, quiet: bool = False) -> Iterator[str]:
     _share_evacuation_spaces(hub)
     _report_services(hub)
     yield from _demo_users(hub)
+    yield from load_demo_faq(hub, warm=not quiet)  # faq (issue 7); quiet (tests): embed on first search instead
 
 
 def _share_evacuation_spaces(hub: Hub) -> None:

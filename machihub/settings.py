@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alerts.config import ALERT_SETTINGS
 from machihub.errors import Invalid
 
 
@@ -42,6 +43,7 @@ DECLARED: tuple[Setting, ...] = (
     Setting("smtp_host", str, "127.0.0.1", "Outgoing mail relay host"),
     Setting("smtp_port", int, 25, "Outgoing mail relay port"),
     Setting("mail_from", str, "anshin@example.lg.jp", "From address of outgoing mail"),
+    *(Setting(*s) for s in ALERT_SETTINGS),
 )
 
 _BY_NAME = {s.name: s for s in DECLARED}

@@ -16,6 +16,7 @@ from portal.i18n import layer_name_language, pick_language
 from portal.mapview import VENDOR_CSS, VENDOR_JS, build_map, layer_config
 from portal.pages import gettext_for, render
 from portal.reports_routes import add_public_report_routes
+from portal.subscribe_routes import add_public_alert_routes
 from portal.web import (
     HUB,
     PRINCIPAL,
@@ -231,4 +232,5 @@ def make_public_app(hub: Hub) -> web.Application:
     app[HUB] = hub
     app[PUBLIC] = True
     add_public_routes(app)
+    add_public_alert_routes(app)
     return app

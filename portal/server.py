@@ -31,7 +31,9 @@ def serve(hub: Hub) -> None:
               flush=True)
         print(f"OGC API:        http://{s.host}:{s.public_port}/ogc", flush=True)
         try:
-            await asyncio.Event().wait()
+            # one outbox worker, the inbound SMTP server (空メール, bounces) and the scheduler beside the web apps
+            async with hub.alerts.background():
+                await asyncio.Event().wait()
         finally:
             for r in runners:
                 await r.cleanup()

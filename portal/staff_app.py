@@ -19,6 +19,7 @@ from portal import ogc
 from portal.jobs import Jobs
 from portal.pages import gettext_for, render
 from portal.public_app import STATIC, openapi, tile
+from portal.alert_console_routes import add_staff_alert_routes
 from portal.reports_routes import add_staff_report_routes
 from portal.staff_auth import auth_middleware, login, login_form, logout
 from portal.web import HUB, PRINCIPAL, PUBLIC, SESSION, error_middleware, run, security_headers
@@ -186,5 +187,6 @@ def make_staff_app(hub: Hub) -> web.Application:
     ogc.add_read_routes(app)
     ogc.add_write_routes(app)
     add_staff_report_routes(app)
+    add_staff_alert_routes(app)
     app.router.add_static("/static/", STATIC)
     return app

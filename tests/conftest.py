@@ -13,9 +13,8 @@ from machihub.clock import Clock
 from machihub.compose import Hub, build_hub
 from machihub.principal import SYSTEM
 from machihub.settings import load_settings
+from tests.shared_data import DATA, SHARED  # noqa: E402,F401
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", SHARED / "data"))
 PG_URL = os.environ.get("MACHIHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

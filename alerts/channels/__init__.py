@@ -59,7 +59,7 @@ def build_channels(config: Any, extras: dict[str, Any], kinds: tuple[str, ...] |
     from alerts.channels.webpush import WebPushChannel
 
     registry: dict[str, Callable[[], Channel]] = {
-        "email": lambda: EmailChannel(config, extras.get("dkim")),
+        "email": lambda: EmailChannel(config),
         "webpush": lambda: WebPushChannel(config, extras["vapid"]),
         "webhook": lambda: WebhookChannel(config),
     }

@@ -12,7 +12,6 @@ import aiosmtplib
 
 from alerts.channels import Delivery, Gate, Outcome, Result
 from alerts.config import AlertConfig
-from alerts.mail.dkim import DkimSigner
 
 
 @dataclass
@@ -69,9 +68,8 @@ async def _command(smtp: aiosmtplib.SMTP, line: bytes, error: type[aiosmtplib.SM
 class EmailChannel:
     kind = "email"
 
-    def __init__(self, config: AlertConfig, dkim: DkimSigner | None = None) -> None:
+    def __init__(self, config: AlertConfig) -> None:
         self.config = config
-        self.dkim = dkim
         self.concurrency = max(1, config.smtp_pool)
         self._conns: dict[int, _Conn] = {}
         self._buckets = _Buckets(config)
@@ -116,7 +114,7 @@ class EmailChannel:
             await self._drop(lane)
             return Result(Outcome.DOWN, f"relay {self.config.smtp_host}:{self.config.smtp_port}: {exc}")
         smtp = conn.smtp
-        message = self.dkim.sign(delivery.payload) if self.dkim else delivery.payload
+        message = delivery.payload
         try:
             await _command(smtp, b"MAIL FROM:<%s>" % delivery.meta["mail_from"].encode(), aiosmtplib.SMTPSenderRefused,
                            delivery.meta["mail_from"])

@@ -7,12 +7,14 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from email.header import Header
-from email.utils import formatdate
+from email.utils import format_datetime
 
 from alerts.mail.address import header_address
 from alerts.mail.jis import encode_jis, to_jis_text
 
+JST = timezone(timedelta(hours=9))
 PREFS = "\x00PREFS\x00"   # placeholders for the per-recipient links in a body template
 UNSUB = "\x00UNSUB\x00"
 
@@ -22,7 +24,9 @@ def _header(value: str, charset: str) -> bytes:
         return value.encode("ascii")
     if charset == "iso-2022-jp":
         value = to_jis_text(value)[0]
-    return Header(value, charset, maxlinelen=76).encode(linesep="\r\n").encode("ascii")
+    encoded = Header(value, charset, maxlinelen=76).encode(linesep="\r\n").encode("ascii")
+    # upper case, as Japanese mailers write it (some old phone decoders expect exactly this)
+    return encoded.replace(b"=?iso-2022-jp?b?", b"=?ISO-2022-JP?B?").replace(b"=?utf-8?b?", b"=?UTF-8?B?")
 
 
 def _mailbox(name: str, address: str, charset: str) -> bytes:
@@ -41,7 +45,7 @@ class MailTemplate:
     @classmethod
     def build(cls, *, from_name: str, from_addr: str, subject: str, body: str, charset: str, domain: str,
               list_id: str = "", extra: dict[str, str] | None = None, one_click: bool = True) -> MailTemplate:
-        lines = [b"Date: " + formatdate(localtime=False).encode(),
+        lines = [b"Date: " + format_datetime(datetime.now(JST)).encode(),
                  b"From: " + _mailbox(from_name, from_addr, charset),
                  b"Subject: " + _header(subject, charset),
                  b"MIME-Version: 1.0",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,9 @@ import pytest
 from faq.analyzer import Analyzer
 from faq.embedding import E5Encoder, EmbeddingCache, content_key
 from faq.search import FaqIndex, Weights
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = SHARED_DATA
 FAQ = DATA / "faq"
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "faq.py"
 

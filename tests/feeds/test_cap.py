@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,9 @@ from feeds.cap import (
 )
 from feeds.safe_xml import CAP12_SCHEMA, load_schema, parse_untrusted
 from machihub.errors import Invalid
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = SHARED_DATA
 CAP = DATA / "cap"
 SAMPLES = ["australia_bom.cap", "taiwan.cap", "CanadaNaad.xml"]
 JST = timezone(timedelta(hours=9))

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from feeds.jma import Kind, municipality_code, municipality_codes, parse_jma
 from machihub.errors import Invalid
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = SHARED_DATA
 JMA = DATA / "jma"
 JST = timezone(timedelta(hours=9))
 if not JMA.is_dir():

@@ -1,9 +1,6 @@
 """feeds.safe_xml: the one parser for untrusted XML, and the packaged, local-only schemas."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from lxml import etree
 
@@ -17,8 +14,9 @@ from feeds.safe_xml import (
     parse_untrusted,
 )
 from machihub.errors import Invalid
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = SHARED_DATA
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [

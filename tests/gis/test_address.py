@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from gis.address import AddressIndex
 from machihub.errors import Invalid
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "gis"
+DATA = SHARED_DATA / "gis"
 ADDRESSES = DATA / "addresses"
 
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pyproj
@@ -21,8 +19,9 @@ from gis.crs import (
     transformer,
 )
 from machihub.errors import Invalid
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "gis"
+DATA = SHARED_DATA / "gis"
 
 
 def _first_town(code: str) -> tuple[float, float]:

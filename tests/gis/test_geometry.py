@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 import shapely
 
 from gis.geometry import check_and_repair, check_coordinates, normalise_type
 from machihub.errors import Invalid
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "gis"
+DATA = SHARED_DATA / "gis"
 
 
 def test_real_municipal_boundaries_pass():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import stat
@@ -22,8 +21,9 @@ import shapely
 from gis.address import AddressIndex
 from layers.readers import ReadLimits, read_upload
 from machihub.errors import Invalid
+from tests.shared_data import DATA as SHARED_DATA
 
-DATA = Path(os.environ.get("MACHIHUB_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) / "gis"
+DATA = SHARED_DATA / "gis"
 SHELTERS = sorted((DATA / "shelters").glob("*.json"))
 BOUNDARIES = sorted((DATA / "boundaries").glob("*.json"))
 PLATEAU = sorted((DATA / "plateau").glob("*.gml"))

@@ -12,6 +12,7 @@ from layers.shelters import HAZARDS, nearest_shelters
 from machihub.compose import Hub
 from machihub.errors import Invalid, NotFound
 from portal import ogc
+from portal.alerts_overlay import alerts_in_force
 from portal.i18n import layer_name_language, pick_language
 from portal.mapview import VENDOR_CSS, VENDOR_JS, build_map, layer_config
 from portal.pages import gettext_for, render
@@ -81,6 +82,8 @@ async def map_page(request: web.Request) -> web.Response:
               "labels": {"zoom_in": _("Zoom in"), "zoom_out": _("Zoom out"), "map": _("Map"),
                          "loading": _("Loading"), "features": _("features"), "load_failed": _("Could not load"),
                          "no_geolocation": _("Your position is not available. Type an address instead.")}}
+    alerts = await run(alerts_in_force, hub, tenant.code, lang)
+    config["alerts"] = [{k: a[k] for k in ("headline", "severity", "color", "geometry")} for a in alerts if a["geometry"]]
     credits = sorted({credit(la) for la in layers if credit(la)})
     if settings.tile_url:
         credits.append(_("Base map") + ": " + "地理院タイル" if "gsi.go.jp" in settings.tile_url else settings.tile_url)
@@ -88,7 +91,7 @@ async def map_page(request: web.Request) -> web.Response:
     return render(request, "map.html", title=_("%(name)s map") % {"name": name}, tenant=tenant, tenant_name=name,
                   layers=cfg_layers, hazards=hazard_labels(_), map_html=parts.html, map_script=parts.script,
                   config_json=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
-                  vendor_css=VENDOR_CSS, vendor_js=VENDOR_JS, credits=credits, alerts=[], nearest=None)
+                  vendor_css=VENDOR_CSS, vendor_js=VENDOR_JS, credits=credits, alerts=alerts, nearest=None)
 
 
 def _float(request: web.Request, name: str, lo: float, hi: float) -> float | None:

@@ -89,6 +89,14 @@
     }).catch(function () { status.textContent = t.load_failed + ' ' + layer.title; });
   }
 
+  // Alerts in force: their areas on top, coloured by severity (the list beside the map says the same in text).
+  (cfg.alerts || []).forEach(function (a) {
+    L.geoJSON(a.geometry, {style: {color: a.color, weight: 3, fillColor: a.color, fillOpacity: 0.25},
+                           interactive: true, bubblingMouseEvents: false})
+      .bindPopup('<h3 class="popup-title">' + esc(a.headline) + '</h3><p>' + esc(a.severity) + '</p>')
+      .addTo(map);
+  });
+
   cfg.layers.forEach(function (layer) {
     var box = document.querySelector('input[data-layer="' + layer.key + '"]');
     show(layer, box ? box.checked : layer.visible);

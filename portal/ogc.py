@@ -23,6 +23,7 @@ from portal.web import (
     json_response,
     make_etag,
     not_modified,
+    query_number,
     run,
     wants_html,
 )
@@ -139,19 +140,6 @@ async def collection(request: web.Request) -> web.StreamResponse:
                          last_modified=http_date(layer.updated))
 
 
-def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be an integer, not {raw!r}") from None
-    if not lo <= value <= hi:
-        raise Invalid(f"{name} must be between {lo} and {hi}")
-    return value
-
-
 def _bbox(request: web.Request) -> tuple[float, float, float, float] | None:
     raw = request.query.get("bbox")
     if not raw:
@@ -172,8 +160,8 @@ async def items(request: web.Request) -> web.StreamResponse:
     by = _principal(request)
     layer = await run(hub.layers.get_layer, request.match_info["cid"], by)
     epsg = parse_crs_param(request.query.get("crs"), "crs")
-    limit = _int(request, "limit", 100, 1, MAX_LIMIT)
-    offset = _int(request, "offset", 0, 0, 10**9)
+    limit = query_number(request, "limit", int, 1, MAX_LIMIT, 100)
+    offset = query_number(request, "offset", int, 0, 10**9, 0)
     bbox = _bbox(request)
     filters = {k: v for k, v in request.query.items() if k not in RESERVED_PARAMS}
     seed = f"{layer.key}@{layer.revision}/{layer.updated}?{request.query_string}"

@@ -25,6 +25,7 @@ from portal.web import (
     error_middleware,
     http_date,
     json_response,
+    query_number,
     run,
     security_headers,
 )
@@ -94,19 +95,6 @@ async def map_page(request: web.Request) -> web.Response:
                   vendor_css=VENDOR_CSS, vendor_js=VENDOR_JS, credits=credits, alerts=alerts, nearest=None)
 
 
-def _float(request: web.Request, name: str, lo: float, hi: float) -> float | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a number") from None
-    if not lo <= value <= hi:
-        raise Invalid(f"{name} is out of range")
-    return value
-
-
 async def nearest(request: web.Request) -> web.Response:
     """Nearest suitable shelters from a typed address, or a position (browser location or map click)."""
     hub = request.app[HUB]
@@ -115,7 +103,7 @@ async def nearest(request: web.Request) -> web.Response:
     hazard = request.query.get("hazard") or None
     if hazard and hazard not in HAZARDS:
         raise Invalid(f"unknown hazard {hazard!r}")
-    lat, lon = _float(request, "lat", 20, 46), _float(request, "lon", 122, 154)
+    lat, lon = query_number(request, "lat", float, 20, 46), query_number(request, "lon", float, 122, 154)
     place = None
     if lat is None or lon is None:
         address = (request.query.get("address") or "").strip()

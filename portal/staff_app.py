@@ -16,10 +16,10 @@ from layers.permissions import can_manage
 from machihub.compose import Hub
 from machihub.errors import Forbidden, HubError, Invalid
 from portal import ogc
+from portal.alert_console_routes import add_staff_alert_routes
 from portal.jobs import Jobs
 from portal.pages import gettext_for, render
 from portal.public_app import STATIC, openapi, tile
-from portal.alert_console_routes import add_staff_alert_routes
 from portal.reports_routes import add_staff_report_routes
 from portal.staff_auth import auth_middleware, login, login_form, logout
 from portal.web import HUB, PRINCIPAL, PUBLIC, SESSION, error_middleware, run, security_headers

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from machihub.compose import Hub
-from machihub.errors import HubError
+from machihub.errors import HubError, Invalid
 from machihub.principal import Principal
 from machihub.users import Session
 
@@ -68,6 +68,20 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def query_number(request: web.Request, name: str, kind: type, lo: float, hi: float, default=None):
+    """A number from the query string, checked against its range; a bad one is a clear 400, never a 500."""
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
+    if not lo <= value <= hi:
+        raise Invalid(f"{name} must be between {lo} and {hi}")
+    return value
 
 
 def make_etag(seed: str) -> str:

@@ -116,3 +116,35 @@ def test_cli_audit_verify_and_layers(tmp_path, capsys):
         del os.environ["MACHIHUB_DATA_DIR"]
     out = capsys.readouterr().out
     assert "tenant 37201 高松市" in out and "audit chain intact: 2 entries" in out
+
+
+def test_cli_import_export_history_rollback_backup(tmp_path, capsys, monkeypatch):
+    import sqlite3
+
+    import pyogrio
+
+    from machihub.cli import main
+    from tests.conftest import DATA
+
+    monkeypatch.setenv("MACHIHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MACHIHUB_SECRET_KEY", "cli-test-secret-0123456789")
+    base = ["--config", str(tmp_path / "none.toml"), "--store", f"sqlite:///{tmp_path}/hub.gpkg"]
+    main([*base, "init"])
+    main([*base, "tenants", "add", "37201", "高松市"])
+    main([*base, "departments", "add", "37201", "kenko", "保健センター"])
+    main([*base, "layers", "import", str(DATA / "gis" / "takamatsu" / "aed_location.csv"), "--tenant", "37201",
+          "--layer", "aed", "--name", "AED", "--department", "kenko", "--credit", "高松市オープンデータ"])
+    main([*base, "layers", "export", "aed_37201", str(tmp_path / "aed.gpkg")])
+    main([*base, "layers", "export", "aed_37201", str(tmp_path / "aed.csv")])
+    main([*base, "layers", "rollback", "aed_37201", "0", "--note", "start over"])
+    main([*base, "layers", "history", "aed_37201"])
+    main([*base, "backup", str(tmp_path / "backup.gpkg")])
+    out = capsys.readouterr().out
+    assert "aed_37201: 455 features in revision 1 (new layer)" in out
+    assert "r2\t" in out and "rollback\tstart over" in out and "r1\t" in out and "import" in out
+    assert len(pyogrio.read_dataframe(tmp_path / "aed.gpkg")) == 455
+    csv_bytes = (tmp_path / "aed.csv").read_bytes()
+    assert csv_bytes.startswith("\ufeff".encode()) and "高松市オープンデータ" in csv_bytes.decode("utf-8-sig")
+    with sqlite3.connect(tmp_path / "backup.gpkg") as c:  # the backup is a complete, consistent store
+        assert c.execute('SELECT count(*) FROM "aed_37201"').fetchone()[0] == 0  # after the rollback to r0
+        assert c.execute("SELECT count(*) FROM mh_feature_versions").fetchone()[0] == 910

@@ -16,6 +16,7 @@ from alerts.mail.compose import MailTemplate
 from alerts.mail.dkim import DkimSigner
 from alerts.model import Alert, overrides_quiet_hours
 from alerts.outbox import Claimed
+from alerts.personal import personal_delivery
 from alerts.templates import mail_template, push_payload
 from feeds.cap import to_cap_xml
 from machihub.db import Database
@@ -125,6 +126,13 @@ class Composer:
         if row.payload_sealed is None:
             return "failed"
         data = json.loads(self.sealer.open(row.payload_sealed))
+        if "to" not in data:  # a personal notice (alerts.personal): the recipient is the row's contact
+            if row.address_sealed is None:
+                return "unsubscribed"
+            made = personal_delivery(row, data, self.sealer.open(row.address_sealed))
+            if isinstance(made, Delivery):
+                return made
+            data = made
         carrier = self.config.is_carrier(data["to"])
         tpl = MailTemplate.build(from_name="安心安全メール" if data.get("lang", "ja").startswith("ja") else "Safety mail",
                                  from_addr=self.config.mail_from, subject=data["subject"], body=data["body"],

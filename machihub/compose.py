@@ -9,6 +9,7 @@ from typing import Any
 
 from faq.store import FaqStore  # faq (issue 7)
 from alerts import build_alerts, create_alert_schema
+from community import build_community, create_community_schema
 from layers import gpkg
 from layers.postgis_tables import PostgisFeatureTables
 from layers.reports.store import ReportStore
@@ -43,10 +44,12 @@ class Hub:
             self.layers.create_schema(tx)
             self.reports.create_schema(tx)
             create_alert_schema(tx)
+            create_community_schema(tx)
             self.faq.create_schema(tx)  # faq (issue 7)
         if isinstance(self.db, SqliteDatabase):
             self.db.checkpoint()  # GDAL reads the GeoPackage application_id from the file header itself
 
+    community: Any = None  # community.service.Community (issue 6)
     alerts: Any = None   # alerts.service.Alerts, built after the hub it reads from
     _addresses: Any = None
 
@@ -93,4 +96,5 @@ def build_hub(settings: Settings, clock: Clock | None = None) -> Hub:
                reports=ReportStore(db, audit, clock, secret),
                faq=FaqStore(db, audit, clock, Path(settings.data_dir)))  # faq (issue 7)
     hub.alerts = build_alerts(hub)
+    hub.community = build_community(hub)
     return hub

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from machihub.compose import Hub
 from portal.public_app import make_public_app
@@ -22,6 +23,18 @@ async def start(hub: Hub) -> list[web.AppRunner]:
     return runners
 
 
+def start_community_ticks(hub: Hub, every_s: float = 60.0) -> AsyncIOScheduler:
+    """Hold reminders and expiry of suspicious-person reports; each tick is idempotent (sent-once records)."""
+    scheduler = AsyncIOScheduler()
+
+    async def job() -> None:
+        await asyncio.to_thread(hub.community.tick)
+
+    scheduler.add_job(job, "interval", seconds=every_s, id="community-tick", max_instances=1, coalesce=True)
+    scheduler.start()
+    return scheduler
+
+
 def serve(hub: Hub) -> None:
     async def main() -> None:
         runners = await start(hub)
@@ -33,7 +46,11 @@ def serve(hub: Hub) -> None:
         try:
             # one outbox worker, the inbound SMTP server (空メール, bounces) and the scheduler beside the web apps
             async with hub.alerts.background():
-                await asyncio.Event().wait()
+                community = start_community_ticks(hub)
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    community.shutdown(wait=False)
         finally:
             for r in runners:
                 await r.cleanup()

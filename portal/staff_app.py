@@ -17,6 +17,7 @@ from machihub.compose import Hub
 from machihub.errors import Forbidden, HubError, Invalid
 from portal import ogc
 from portal.alert_console_routes import add_staff_alert_routes
+from portal.community_routes import add_staff_community_routes
 from portal.jobs import Jobs
 from portal.pages import gettext_for, render
 from portal.public_app import STATIC, openapi, tile
@@ -188,5 +189,6 @@ def make_staff_app(hub: Hub) -> web.Application:
     ogc.add_write_routes(app)
     add_staff_report_routes(app)
     add_staff_alert_routes(app)
+    add_staff_community_routes(app)
     app.router.add_static("/static/", STATIC)
     return app

@@ -125,8 +125,8 @@ async def start_import(request: web.Request) -> web.StreamResponse:
 
     def progress(phase: str, done: int, total: int) -> None:
         # upload took 0–30 %, reading the file 30–60 %, writing to the store 60–99 %
-        start = 30 if phase == "read" else 60
-        job.percent = min(99, start + int(30 * done / max(total, 1)) + (9 * done // max(total, 1) if phase == "write" else 0))
+        start, span = (30, 30) if phase == "read" else (60, 39)
+        job.percent = min(99, start + span * done // max(total, 1))
         job.message = f"{phase} {done}/{total}"
 
     def work() -> None:

@@ -148,3 +148,14 @@ def test_cli_import_export_history_rollback_backup(tmp_path, capsys, monkeypatch
     with sqlite3.connect(tmp_path / "backup.gpkg") as c:  # the backup is a complete, consistent store
         assert c.execute('SELECT count(*) FROM "aed_37201"').fetchone()[0] == 0  # after the rollback to r0
         assert c.execute("SELECT count(*) FROM mh_feature_versions").fetchone()[0] == 910
+
+
+def test_every_top_level_package_is_installed():
+    """`make run` uses the installed console script: a package missing from pyproject breaks it, not the tests."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    include = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {p.parent.name for p in root.glob("*/__init__.py")} - {"tests", "bench"}
+    assert packages <= {pattern.rstrip("*") for pattern in include}, packages

@@ -14,6 +14,7 @@ from machihub.errors import Invalid, NotFound
 from portal import ogc
 from portal.alerts_overlay import alerts_in_force
 from portal.community_routes import add_public_community_routes
+from portal.faq_routes import add_public_faq_routes  # faq (issue 7)
 from portal.i18n import layer_name_language, pick_language
 from portal.mapview import VENDOR_CSS, VENDOR_JS, build_map, layer_config
 from portal.pages import gettext_for, render
@@ -74,7 +75,8 @@ async def map_page(request: web.Request) -> web.Response:
     parts = build_map(center, 13, settings.tile_url, settings.tile_attribution, _("Base map"))
     cfg_layers = layer_config(layers, lambda la: la.name(name_lang),
                               lambda la: f"/tiles/{la.key}/{{z}}/{{x}}/{{y}}.mvt")
-    if await run(hub.reports.services, tenant.code):
+    has_reports = bool(await run(hub.reports.services, tenant.code))
+    if has_reports:
         cfg_layers.append({"key": "reports", "title": _("Open resident reports"), "geometry": "Point",
                            "color": "#5d4037", "visible": False, "items": f"/api/{tenant.code}/reports.geojson",
                            "list": f"/{tenant.code}/reports",
@@ -93,7 +95,8 @@ async def map_page(request: web.Request) -> web.Response:
     return render(request, "map.html", title=_("%(name)s map") % {"name": name}, tenant=tenant, tenant_name=name,
                   layers=cfg_layers, hazards=hazard_labels(_), map_html=parts.html, map_script=parts.script,
                   config_json=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
-                  vendor_css=VENDOR_CSS, vendor_js=VENDOR_JS, credits=credits, alerts=alerts, nearest=None)
+                  vendor_css=VENDOR_CSS, vendor_js=VENDOR_JS, credits=credits, alerts=alerts, nearest=None,
+                  has_shelters=any(la.metadata.get("hazard_fields") for la in layers), has_reports=has_reports)
 
 
 async def nearest(request: web.Request) -> web.Response:
@@ -216,6 +219,7 @@ def add_public_routes(app: web.Application) -> None:
     app.router.add_get(r"/tiles/{key}/{z:\d+}/{x:\d+}/{y:\d+}.mvt", tile)
     ogc.add_read_routes(app)
     add_public_report_routes(app)
+    add_public_faq_routes(app)  # faq (issue 7)
     app.router.add_static("/static/", STATIC, append_version=False)
 
 

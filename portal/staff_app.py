@@ -18,6 +18,7 @@ from machihub.errors import Forbidden, HubError, Invalid
 from portal import ogc
 from portal.alert_console_routes import add_staff_alert_routes
 from portal.community_routes import add_staff_community_routes
+from portal.faq_routes import add_staff_faq_routes  # faq (issue 7)
 from portal.jobs import Jobs
 from portal.pages import gettext_for, render
 from portal.public_app import STATIC, openapi, tile
@@ -188,6 +189,7 @@ def make_staff_app(hub: Hub) -> web.Application:
     ogc.add_read_routes(app)
     ogc.add_write_routes(app)
     add_staff_report_routes(app)
+    add_staff_faq_routes(app)  # faq (issue 7)
     add_staff_alert_routes(app)
     add_staff_community_routes(app)
     app.router.add_static("/static/", STATIC)

@@ -118,6 +118,7 @@
   // Nearest shelters: the form works without JavaScript too (server-rendered results).
   var form = document.getElementById('nearest-form');
   var results = document.getElementById('nearest-results');
+  if (!form) return;  // this town has no shelter layer: no nearest-shelter search
   var marker = null;
   function search(params) {
     results.setAttribute('aria-busy', 'true');

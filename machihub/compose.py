@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faq.store import FaqStore  # faq (issue 7)
 from alerts import build_alerts, create_alert_schema
 from community import build_community, create_community_schema
+from faq.store import FaqStore  # faq (issue 7)
+from feeds.service import build_feeds
 from layers import gpkg
 from layers.postgis_tables import PostgisFeatureTables
 from layers.reports.store import ReportStore
@@ -50,6 +51,7 @@ class Hub:
             self.db.checkpoint()  # GDAL reads the GeoPackage application_id from the file header itself
 
     community: Any = None  # community.service.Community (issue 6)
+    feeds: Any = None   # feeds.service.Feeds (issue 5)
     alerts: Any = None   # alerts.service.Alerts, built after the hub it reads from
     _addresses: Any = None
 
@@ -97,4 +99,5 @@ def build_hub(settings: Settings, clock: Clock | None = None) -> Hub:
                faq=FaqStore(db, audit, clock, Path(settings.data_dir)))  # faq (issue 7)
     hub.alerts = build_alerts(hub)
     hub.community = build_community(hub)
+    hub.feeds = build_feeds(hub)
     return hub

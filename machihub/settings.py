@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.config import ALERT_SETTINGS
+from feeds.config import FEEDS_SETTINGS
 from machihub.errors import Invalid
 
 
@@ -44,6 +45,7 @@ DECLARED: tuple[Setting, ...] = (
     Setting("smtp_port", int, 25, "Outgoing mail relay port"),
     Setting("mail_from", str, "anshin@example.lg.jp", "From address of outgoing mail"),
     *(Setting(*s) for s in ALERT_SETTINGS),
+    *(Setting(*s) for s in FEEDS_SETTINGS),
 )
 
 _BY_NAME = {s.name: s for s in DECLARED}

@@ -15,6 +15,7 @@ from portal import ogc
 from portal.alerts_overlay import alerts_in_force
 from portal.community_routes import add_public_community_routes
 from portal.faq_routes import add_public_faq_routes  # faq (issue 7)
+from portal.feeds_routes import add_public_feed_routes
 from portal.i18n import layer_name_language, pick_language
 from portal.mapview import VENDOR_CSS, VENDOR_JS, build_map, layer_config
 from portal.pages import gettext_for, render
@@ -230,4 +231,5 @@ def make_public_app(hub: Hub) -> web.Application:
     add_public_routes(app)
     add_public_alert_routes(app)
     add_public_community_routes(app)
+    add_public_feed_routes(app)
     return app

@@ -45,7 +45,7 @@ def serve(hub: Hub) -> None:
         print(f"OGC API:        http://{s.host}:{s.public_port}/ogc", flush=True)
         try:
             # one outbox worker, the inbound SMTP server (空メール, bounces) and the scheduler beside the web apps
-            async with hub.alerts.background():
+            async with hub.alerts.background(), hub.feeds.background():
                 community = start_community_ticks(hub)
                 try:
                     await asyncio.Event().wait()

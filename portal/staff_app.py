@@ -19,6 +19,7 @@ from portal import ogc
 from portal.alert_console_routes import add_staff_alert_routes
 from portal.community_routes import add_staff_community_routes
 from portal.faq_routes import add_staff_faq_routes  # faq (issue 7)
+from portal.feeds_routes import add_staff_feed_routes
 from portal.jobs import Jobs
 from portal.pages import gettext_for, render
 from portal.public_app import STATIC, openapi, tile
@@ -192,5 +193,6 @@ def make_staff_app(hub: Hub) -> web.Application:
     add_staff_faq_routes(app)  # faq (issue 7)
     add_staff_alert_routes(app)
     add_staff_community_routes(app)
+    add_staff_feed_routes(app)
     app.router.add_static("/static/", STATIC)
     return app

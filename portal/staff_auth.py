@@ -9,7 +9,7 @@ from portal.pages import gettext_for, render
 from portal.web import HUB, PRINCIPAL, SESSION, Handler, run
 
 COOKIE = "mh_session"
-OPEN_PATHS = ("/login", "/static/")
+OPEN_PATHS = ("/login", "/static/", "/feeds/push/")  # push endpoints check their own HMAC API key
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 # tag -> attributes kept on it
 ALLOWED: dict[str, frozenset[str]] = {
-    "p": frozenset(), "br": frozenset(), "ul": frozenset(), "ol": frozenset(), "li": frozenset(),
+    "p": frozenset({"lang"}), "br": frozenset(), "ul": frozenset(), "ol": frozenset(), "li": frozenset({"lang"}),
     "strong": frozenset(), "em": frozenset(), "b": frozenset(), "i": frozenset(), "h3": frozenset(),
     "h4": frozenset(), "dl": frozenset(), "dt": frozenset(), "dd": frozenset(), "table": frozenset(),
     "thead": frozenset(), "tbody": frozenset(), "tr": frozenset(), "th": frozenset({"scope"}),
@@ -24,9 +24,10 @@ VOID = frozenset({"br"})
 DROP_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "template", "noscript", "svg", "math",
                           "title", "textarea", "select", "head", "frame", "frameset", "applet"})
 BLOCK = frozenset({"p", "br", "li", "h3", "h4", "dt", "dd", "tr", "table", "ul", "ol", "dl", "div"})
-# Opening one of these closes an open sibling, as browsers do (<li>one<li>two).
+# Opening one of these closes an open sibling (<li>one<li>two) or paragraph (<p>text<ul>), as browsers do.
 AUTOCLOSE = {"li": {"li"}, "p": {"p"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"}, "tr": {"tr", "td", "th"},
-             "td": {"td", "th"}, "th": {"td", "th"}}
+             "td": {"td", "th"}, "th": {"td", "th"}, **{t: {"p"} for t in ("ul", "ol", "dl", "table", "h3", "h4")}}
+LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")  # a paragraph in another language (screen readers)
 SCOPES = frozenset({"row", "col", "rowgroup", "colgroup"})
 TAG_RE = re.compile(r"<[A-Za-z!/?]")
 URL_RE = re.compile(r"https?://[^\s<>\"'（）「」、。]+")
@@ -74,6 +75,8 @@ class _Cleaner(HTMLParser):
                     kept.append(' rel="noopener noreferrer"')
             elif name == "scope" and value in SCOPES:
                 kept.append(f' scope="{value}"')
+            elif name == "lang" and LANG_RE.match(value):
+                kept.append(f' lang="{value}"')
         self.out.append(f"<{tag}{''.join(kept)}>")
         if tag not in VOID:
             self.open.append(tag)

@@ -136,6 +136,19 @@ class FaqStore:
             raise NotFound(f"no FAQ entry {entry_id} here")
         return entry_from_row(row)
 
+    def readable(self, by: Principal, entry_id: int) -> FaqEntry:
+        """Any entry (retired ones too) of the staff member's town or prefecture pool, for the staff pages."""
+        entry = self.get(entry_id)
+        if not by.is_system and entry.tenant_code != by.tenant_code and not (
+                entry.shared and entry.pool == (by.tenant_code or "")[:2]):
+            raise NotFound(f"no FAQ entry {entry_id} here")
+        return entry
+
+    def local_override(self, tenant_code: str, shared_id: int) -> FaqEntry | None:
+        with self.db.read() as tx:
+            row = tx.one("SELECT * FROM mh_faq_entries WHERE tenant_code = ? AND overrides = ?", (tenant_code, shared_id))
+        return entry_from_row(row) if row else None
+
     def categories(self, tenant_code: str, audience: str = "public") -> list[str]:
         counts: dict[str, int] = {}
         for e in self.visible(tenant_code, audience):

@@ -43,6 +43,8 @@ class ImportResult:
 
 def decode(data: bytes) -> tuple[str, str]:
     """Text and the encoding it was in: UTF-8 (BOM optional), else CP932; anything else is refused."""
+    if b"\x00" in data:  # UTF-16 (Excel's "Unicode text") or not text at all; CP932 would decode it as garbage
+        raise Invalid("the file is not UTF-8 or Shift_JIS (CP932) text (UTF-16 or binary?); save it as CSV UTF-8")
     if data.startswith(codecs.BOM_UTF8):
         data, bom = data[len(codecs.BOM_UTF8):], True
     else:

@@ -21,6 +21,7 @@ from faq.store_lexical import LEXICAL, Document, LexicalQuery, Phrase, Ranked, s
 
 MAX_QUERY = 200  # characters: a pasted paragraph is not a question
 SNIPPET = 120
+SNIPPET_SOURCE = 300  # characters of an answer analysed for its snippet: the first match is enough
 SCORE_DIGITS = 9  # the stores sum floats in different orders: ties are ties to this many digits
 
 
@@ -110,7 +111,7 @@ class FaqSearch:
         prefix = self._prefix(a)
         query_grams = {g.text for g in a.grams}
         out = []
-        for text, width in ((entry.question, 400), (answer_text, SNIPPET)):
+        for text, width in ((entry.question, 400), (answer_text[:SNIPPET_SOURCE], SNIPPET)):
             doc = self.analyze(text)
             grams = {g.text for g in doc.grams if g.text.startswith(prefix)} if prefix else query_grams
             out.append(mark(text, match_spans(doc, terms, grams, short), width=width))

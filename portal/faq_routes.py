@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from faq.model import CHANNELS, CONTENT, FaqEntry
+from faq.model import CHANNELS, FaqEntry
 from faq.store import can_create, can_edit
 from faq.store_io import export_csv, export_json, import_entries
 from faq.store_search import SearchResult
@@ -25,10 +25,13 @@ VOTES: web.AppKey[RateLimiter] = web.AppKey("faq_votes", RateLimiter)
 SEARCHES: web.AppKey[RateLimiter] = web.AppKey("faq_searches", RateLimiter)
 
 
-def _int(value: Any, what: str) -> int:
+def _int(value: Any, what: str, *, form: bool = False) -> int:
+    """A number from the path (unknown → 404) or from a form (malformed → 400)."""
     try:
         return int(str(value))
     except ValueError:
+        if form:
+            raise Invalid(f"{what} must be a number") from None
         raise NotFound(f"no {what} {value!r}") from None
 
 
@@ -77,10 +80,15 @@ async def public_list(request: web.Request) -> web.Response:
         result = await run(hub.faq.search, tenant.code, q, audience="public", k=20)
         top = result.hits[0].entry.id if result.hits else None
         await run(hub.faq.inquiries.public_search, tenant.code, q, result.matched, top)
-    entries = await run(hub.faq.visible, tenant.code, "public", category)
+    everything = await run(hub.faq.visible, tenant.code, "public")  # once: the list and its categories
+    counts: dict[str, int] = {}
+    for e in everything:
+        for c in e.categories:
+            counts[c] = counts.get(c, 0) + 1
+    entries = [e for e in everything if category is None or category in e.categories] if not q else []
     return render(request, "faq/public_list.html", title=_("Frequently asked questions"), tenant=tenant,
                   tenant_name=name, q=q, result=result, entries=entries, category=category,
-                  categories=await run(hub.faq.categories, tenant.code, "public"))
+                  categories=sorted(counts, key=lambda c: (-counts[c], c)))
 
 
 async def public_entry(request: web.Request) -> web.Response:
@@ -97,7 +105,9 @@ async def public_vote(request: web.Request) -> web.StreamResponse:
     code, eid = request.match_info["code"], _int(request.match_info["eid"], "FAQ entry")
     request.app[VOTES].check(request.remote or "-")
     form = await request.post()
-    helpful = str(form.get("helpful")) == "yes"
+    if form.get("helpful") not in ("yes", "no"):
+        raise Invalid("answer yes or no")
+    helpful = form.get("helpful") == "yes"
     await run(hub.faq.inquiries.vote, code, eid, helpful)
     raise web.HTTPSeeOther(f"/{code}/faq/{eid}?voted={'yes' if helpful else 'no'}&lang={pick_language(request)}")
 
@@ -166,7 +176,12 @@ async def console_search(request: web.Request) -> web.Response:
 
 async def log_inquiry(request: web.Request) -> web.StreamResponse:
     as_json = request.content_type == "application/json"
-    form: Any = await request.json() if as_json else await request.post()
+    try:
+        form: Any = await request.json() if as_json else await request.post()
+    except ValueError:
+        raise Invalid("the request body is not JSON") from None
+    if not hasattr(form, "get"):
+        raise Invalid("send an object with channel, entry_id or department_id, query, note")
 
     def opt_int(name: str) -> int | None:
         raw = str(form.get(name) or "").strip()
@@ -194,15 +209,17 @@ async def entry_page(request: web.Request) -> web.Response:
     p = request[PRINCIPAL]
     _ = gettext_for(request)
     eid = request.match_info.get("eid")
-    entry = await run(hub.faq.for_tenant, p.tenant_code, _int(eid, "FAQ entry"), "staff") if eid else None
+    entry = await run(hub.faq.readable, p, _int(eid, "FAQ entry")) if eid else None
     versions = await run(hub.faq.versions, entry.id) if entry else []
     editable = can_edit(p, entry) if entry else can_create(p, p.tenant_code, (p.tenant_code or "")[:2])
+    local = await run(hub.faq.local_override, p.tenant_code, entry.id) if entry and entry.shared else None
     return render(request, "faq/staff_entry.html", title=entry.question if entry else _("New FAQ entry"),
                   entry=entry, versions=versions, editable=editable, q=request.query.get("q", ""),
                   layers=await _layers(request, entry, p) if entry else [],
                   departments=await run(hub.tenants.departments, p.tenant_code),
-                  topics=_topic_labels(pick_language(request)), logged=request.query.get("logged"),
-                  today=hub.faq.inquiries.today(), content_keys=CONTENT, **_ctx(request))
+                  topics=_topic_labels(pick_language(request)), logged=request.query.get("logged"), local=local,
+                  can_override=can_create(p, p.tenant_code, (p.tenant_code or "")[:2]),
+                  today=hub.faq.inquiries.today(), **_ctx(request))
 
 
 def _fields(form: Any) -> dict[str, Any]:
@@ -218,8 +235,8 @@ async def entry_save(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     eid = request.match_info.get("eid")
     if eid:
-        entry = await run(hub.faq.update, p, _int(eid, "FAQ entry"), _fields(form), _int(form.get("version"), "version"),
-                          str(form.get("note") or ""))
+        entry = await run(hub.faq.update, p, _int(eid, "FAQ entry"), _fields(form),
+                          _int(form.get("version"), "version", form=True), str(form.get("note") or ""))
     else:
         owner = p.tenant_code if form.get("owner") != "pool" else (p.tenant_code or "")[:2]
         entry = await run(lambda: hub.faq.create(p, owner, _fields(form), ref=str(form.get("ref") or "") or None,
@@ -235,9 +252,10 @@ async def entry_action(request: web.Request) -> web.StreamResponse:
     if verb == "override":
         entry = await run(hub.faq.override, p, p.tenant_code, eid)
     elif verb == "retire":
-        entry = await run(hub.faq.retire, p, eid, _int(form.get("version"), "version"))
+        entry = await run(hub.faq.retire, p, eid, _int(form.get("version"), "version", form=True))
     else:
-        entry = await run(hub.faq.restore, p, eid, _int(form.get("old"), "version"), _int(form.get("version"), "version"))
+        entry = await run(hub.faq.restore, p, eid, _int(form.get("old"), "version", form=True),
+                          _int(form.get("version"), "version", form=True))
     raise web.HTTPSeeOther(f"/faq/entries/{entry.id}")
 
 

@@ -9,23 +9,17 @@ from aiohttp import web
 
 from alerts.model import JST, TOPICS
 from feeds import publish
-from feeds.service import Feeds, build_feeds
+from feeds.service import Feeds
 from machihub.errors import Invalid, Unauthorized
 from portal.pages import render
 from portal.web import HUB, PRINCIPAL, json_response, run, wants_html
 
-FEEDS: web.AppKey[Feeds] = web.AppKey("feeds", Feeds)
 SIGNATURE_HEADER = "X-Machihub-Signature"
 KEY_HEADER = "X-Machihub-Key"
 
 
-async def _init(app: web.Application) -> None:
-    hub = app[HUB]
-    app[FEEDS] = getattr(hub, "feeds", None) or await run(build_feeds, hub)
-
-
 def _feeds(request: web.Request) -> Feeds:
-    return request.app[FEEDS]
+    return request.app[HUB].feeds  # built by the composition root
 
 
 def _xml(request: web.Request, body: bytes, content_type: str, last: str | None = None) -> web.StreamResponse:
@@ -126,7 +120,6 @@ def _add_push(app: web.Application) -> None:
 
 
 def add_public_feed_routes(app: web.Application) -> None:
-    app.on_startup.append(_init)
     r = app.router
     r.add_get(r"/{code:\d{5}}/feeds/{fmt:rss|atom}.xml", news_feed)
     r.add_get(r"/{code:\d{5}}/feeds/cap.xml", cap_index)
@@ -136,6 +129,5 @@ def add_public_feed_routes(app: web.Application) -> None:
 
 
 def add_staff_feed_routes(app: web.Application) -> None:
-    app.on_startup.append(_init)
     app.router.add_get("/feeds/telegrams", telegram_list)
     _add_push(app)  # needs "/feeds/push/" in portal.staff_auth.OPEN_PATHS (HMAC replaces the session)

@@ -257,8 +257,13 @@ class FaqStore:
                    (entry_id, version, json.dumps({**snap, "status": status}, ensure_ascii=False), by.actor,
                     self.clock.iso(), note[:500]))
 
+    def index_many(self, tx: Tx, entries: list[tuple[int, dict[str, Any]]]) -> None:
+        """Index entries written with ``index=False`` (an import indexes its rows in one batch)."""
+        self.engine.lexical.put_many(tx, [(i, self.engine.document(f["question"], plain_text(f["answer"])))
+                                          for i, f in entries])
+
     def insert(self, tx: Tx, by: Principal, owner: str, ref: str, fields: dict[str, Any], *,
-               overrides: int | None = None, note: str = "", audit: bool = True) -> int:
+               overrides: int | None = None, note: str = "", audit: bool = True, index: bool = True) -> int:
         """Add an entry inside ``tx`` (fields from ``clean_fields``); used by create, override and import."""
         tenant, pool = owner_parts(owner)
         self._check_department(tx, fields["department_id"], tenant, pool)
@@ -271,7 +276,8 @@ class FaqStore:
             " updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1, ?, ?, ?)",
             [tenant, pool, ref, overrides, *self._row_values(fields), now, now, by.actor])
         self._version(tx, entry_id, 1, fields, "active", by, note)
-        self.engine.lexical.put(tx, entry_id, self.engine.document(fields["question"], plain_text(fields["answer"])))
+        if index:
+            self.index_many(tx, [(entry_id, fields)])
         self._bump(tx)
         if audit:
             action = "faq.override" if overrides else "faq.create"
@@ -298,7 +304,7 @@ class FaqStore:
         return self.get(entry_id)
 
     def replace(self, tx: Tx, by: Principal, row: dict[str, Any], fields: dict[str, Any], status: str, note: str,
-                action: str, audit: bool = True) -> int:
+                action: str, audit: bool = True, index: bool = True) -> int:
         """Write ``fields`` as the next version of the entry ``row`` (read FOR UPDATE in ``tx``)."""
         self._check_department(tx, fields["department_id"], row["tenant_code"], row["pool"])
         version = row["version"] + 1
@@ -308,8 +314,8 @@ class FaqStore:
                    [*self._row_values(fields), status, version, self.clock.iso(), by.actor, row["id"]])
         self._version(tx, row["id"], version, fields, status, by, note)
         self.engine.lexical.delete(tx, row["id"])
-        if status == "active":
-            self.engine.lexical.put(tx, row["id"], self.engine.document(fields["question"], plain_text(fields["answer"])))
+        if status == "active" and index:
+            self.index_many(tx, [(row["id"], fields)])
         self._bump(tx)
         if audit:
             self.audit.append(tx, by.actor, action, f"faq:{row['id']}", tenant=row["tenant_code"],

@@ -28,6 +28,7 @@ class DenseIndex:
         self._generation: str | None = None
         # (entry id -> row, matrix): replaced as one tuple, so a reader never mixes two generations
         self._snap: tuple[dict[int, int], np.ndarray] = ({}, np.zeros((0, 1), dtype=np.float32))
+        self._memo: tuple[np.ndarray, dict[int, int], np.ndarray] | None = None
 
     def configure(self, *, encoder: EncoderSetting, cache_dir: Path | None, dense_question: float) -> None:
         with self._lock:
@@ -74,9 +75,18 @@ class DenseIndex:
         rows, matrix = self._snap
         with self._lock:
             qv = self._get_encoder().queries([text])[0]
-        pos = np.fromiter((rows.get(int(i), -1) for i in ids), dtype=np.int64, count=len(ids))
+        pos = self._positions(ids, rows)
         out = np.full(len(ids), -np.inf, dtype=np.float32)
         known = pos >= 0
         if known.any():
-            out[known] = matrix[pos[known]] @ qv
+            out[known] = (matrix @ qv)[pos[known]]  # one matrix-vector product; no copy of the rows
         return out
+
+    def _positions(self, ids: np.ndarray, rows: dict[int, int]) -> np.ndarray:
+        """Matrix rows of ``ids``; the same visible-id array comes back keystroke after keystroke: memoised."""
+        memo = self._memo
+        if memo is not None and memo[0] is ids and memo[1] is rows:
+            return memo[2]
+        pos = np.fromiter((rows.get(int(i), -1) for i in ids.tolist()), dtype=np.int64, count=len(ids))
+        self._memo = (ids, rows, pos)
+        return pos

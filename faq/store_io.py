@@ -152,6 +152,7 @@ def import_entries(store: FaqStore, by: Principal, owner: str, data: bytes, file
     fmt, encoding, rows = read_rows(data, filename)
     prepared = _prepare(store, by, owner, rows)
     created = updated = unchanged = 0
+    written: list[tuple[int, dict[str, Any]]] = []  # indexed in one batch at the end
     with store.db.transaction() as tx:
         for p in prepared:
             try:
@@ -159,16 +160,19 @@ def import_entries(store: FaqStore, by: Principal, owner: str, data: bytes, file
                              (owner, p["ref"])) if p["ref"] else None
                 if row is None:
                     ref = p["ref"] or store._free_ref(tx, owner)
-                    store.insert(tx, by, owner, ref, p["fields"], overrides=p["overrides"], note="import", audit=False)
+                    written.append((store.insert(tx, by, owner, ref, p["fields"], overrides=p["overrides"],
+                                                 note="import", audit=False, index=False), p["fields"]))
                     created += 1
                 elif row["status"] == "active" and all(_same(row, k, p["fields"][k]) for k in CONTENT):
                     unchanged += 1
                 else:
-                    store.replace(tx, by, row, p["fields"], "active", "import", "faq.update", audit=False)
+                    store.replace(tx, by, row, p["fields"], "active", "import", "faq.update", audit=False, index=False)
+                    written.append((row["id"], p["fields"]))
                     updated += 1
             except HubError as exc:  # rolls the whole import back
                 raise Invalid(f"row {p['row']}: {exc.message}; nothing was imported",
                               details=[{"row": p["row"], "message": exc.message}]) from None
+        store.index_many(tx, written)
         result = ImportResult(owner, fmt, encoding, len(prepared), created, updated, unchanged)
         store.audit.append(tx, by.actor, "faq.import", f"faq-owner:{owner}", tenant=tenant,
                            after={**asdict(result), "file": filename[:100]})

@@ -10,9 +10,13 @@ bigrams), so that a query weights them (questions count half, bigrams less than 
   tf = column-weighted count, length = tokens in all columns) both stores rank alike, which the contract test checks.
 
 Statistics (N, document frequency, average length) are over every indexed entry, as FTS5 computes them.
+A phrase found in half of all entries or more has idf <= 0 (FTS5 floors it at 1e-6): it cannot change the
+order, but its postings are most of the work (particles' bigrams, ください), so both stores leave such phrases
+out, unless nothing else is left (``informative``).
 """
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from machihub.db import Tx
 from machihub.schema import run_script
 
 COLUMNS = ("q_terms", "q_grams", "a_terms", "a_grams")
+BULK = 100  # entries written at once after which PostgreSQL statistics are refreshed
 Document = list[list[str]]  # one token list per column
 Ranked = list[tuple[int, float]]  # (entry id, score), best first
 
@@ -36,6 +41,19 @@ class Phrase:
 class LexicalQuery:
     phrases: list[Phrase]
     weights: tuple[float, float, float, float]  # per column, in COLUMNS order
+
+
+def idf(n: float, hits: int) -> float:
+    """FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), at least 1e-6."""
+    value = math.log((n - hits + 0.5) / (hits + 0.5))
+    return value if value > 0.0 else 1e-6
+
+
+def informative(phrases: list[Phrase], df: dict[str, int], n: float) -> list[Phrase]:
+    """The phrases with a positive idf (prefix phrases always count); all of them if none has one."""
+    # ln((N - n + 0.5) / (n + 0.5)) > 0  <=>  n < N / 2
+    keep = [p for p in phrases if p.prefix or 2 * df.get(p.token, 0) < n]
+    return keep or phrases
 
 
 def _token_char(ch: str) -> bool:
@@ -66,6 +84,8 @@ class LexicalIndex(Protocol):
 
     def put(self, tx: Tx, entry_id: int, doc: Document) -> None: ...
 
+    def put_many(self, tx: Tx, docs: list[tuple[int, Document]]) -> None: ...
+
     def delete(self, tx: Tx, entry_id: int) -> None: ...
 
     def rank(self, tx: Tx, query: LexicalQuery, within: tuple[str, list], limit: int) -> Ranked: ...
@@ -75,6 +95,7 @@ class SqliteLexical:
     DDL = """
 CREATE VIRTUAL TABLE IF NOT EXISTS mh_faq_fts USING fts5(q_terms, q_grams, a_terms, a_grams,
   tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS mh_faq_fts_vocab USING fts5vocab(mh_faq_fts, 'row');
 """
 
     def create_schema(self, tx: Tx) -> None:
@@ -84,14 +105,23 @@ CREATE VIRTUAL TABLE IF NOT EXISTS mh_faq_fts USING fts5(q_terms, q_grams, a_ter
         tx.execute("INSERT INTO mh_faq_fts (rowid, q_terms, q_grams, a_terms, a_grams) VALUES (?, ?, ?, ?, ?)",
                    (entry_id, *(" ".join(col) for col in doc)))
 
+    def put_many(self, tx: Tx, docs: list[tuple[int, Document]]) -> None:
+        tx.executemany("INSERT INTO mh_faq_fts (rowid, q_terms, q_grams, a_terms, a_grams) VALUES (?, ?, ?, ?, ?)",
+                       [(entry_id, *(" ".join(col) for col in doc)) for entry_id, doc in docs])
+
     def delete(self, tx: Tx, entry_id: int) -> None:
         tx.execute("DELETE FROM mh_faq_fts WHERE rowid = ?", (entry_id,))
 
     def rank(self, tx: Tx, query: LexicalQuery, within: tuple[str, list], limit: int) -> Ranked:
         if not query.phrases:
             return []
+        n = float(tx.scalar("SELECT count(*) FROM mh_faq_fts_docsize"))  # FTS5's own row count table
+        exact = sorted({p.token for p in query.phrases if not p.prefix})
+        df = {r["term"]: r["doc"] for r in tx.query(
+            f"SELECT term, doc FROM mh_faq_fts_vocab WHERE term IN ({', '.join('?' * len(exact))})", exact)} if exact else {}
+        phrases = informative(query.phrases, df, n)
         # every token is letters/digits only (split_tokens), so quoting makes each one a phrase, never syntax
-        match = " OR ".join(f'"{p.token}"' + ("*" if p.prefix else "") for p in query.phrases)
+        match = " OR ".join(f'"{p.token}"' + ("*" if p.prefix else "") for p in phrases)
         sql, params = within
         # "+rowid": without the plus, SQLite drives the query from the visible ids and re-runs the full-text
         # match once per id (seconds on a few hundred entries); with it, one match, then a filter
@@ -102,59 +132,86 @@ CREATE VIRTUAL TABLE IF NOT EXISTS mh_faq_fts USING fts5(q_terms, q_grams, a_ter
 
 
 class PostgresLexical:
-    # COLLATE "C": a prefix phrase is a range scan on the primary key
+    # COLLATE "C": a prefix phrase is a range scan; INCLUDE: postings are read from the index alone;
+    # mh_faq_terms keeps each term's document frequency, which counting postings per query would cost
     DDL = """
 CREATE TABLE IF NOT EXISTS mh_faq_docs (
   entry_id BIGINT PRIMARY KEY REFERENCES mh_faq_entries(id), length INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS mh_faq_postings (
   term TEXT COLLATE "C" NOT NULL, entry_id BIGINT NOT NULL REFERENCES mh_faq_docs(entry_id) ON DELETE CASCADE,
   f_qt INTEGER NOT NULL, f_qg INTEGER NOT NULL, f_at INTEGER NOT NULL, f_ag INTEGER NOT NULL,
-  PRIMARY KEY (term, entry_id));
+  PRIMARY KEY (term, entry_id) INCLUDE (f_qt, f_qg, f_at, f_ag));
 CREATE INDEX IF NOT EXISTS mh_faq_postings_entry ON mh_faq_postings (entry_id);
+CREATE TABLE IF NOT EXISTS mh_faq_terms (term TEXT COLLATE "C" PRIMARY KEY, df INTEGER NOT NULL);
 """
-    # FTS5's bm25() (fts5_aux.c) in SQL. A phrase's hits: the exact term, or every term in [token, token+U+10FFFF).
-    RANK = """
-WITH q AS (SELECT tok, hi, i FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS q(tok, hi, i)),
-st AS (SELECT count(*)::float8 AS n, greatest(coalesce(sum(length), 0), 1)::float8 AS total FROM mh_faq_docs),
-hits AS (
-  SELECT q.i, p.entry_id, ? * p.f_qt + ? * p.f_qg + ? * p.f_at + ? * p.f_ag AS f
-  FROM q JOIN mh_faq_postings p ON p.term = q.tok WHERE q.hi IS NULL
-  UNION ALL
-  SELECT q.i, p.entry_id, ? * p.f_qt + ? * p.f_qg + ? * p.f_at + ? * p.f_ag
-  FROM q JOIN mh_faq_postings p ON p.term >= q.tok AND p.term < q.hi WHERE q.hi IS NOT NULL),
-hf AS (SELECT i, entry_id, sum(f) AS f FROM hits GROUP BY i, entry_id),
-idf AS (SELECT hf.i, ln((st.n - count(*) + 0.5) / (count(*) + 0.5)) AS v FROM hf CROSS JOIN st GROUP BY hf.i, st.n)
-SELECT hf.entry_id AS id,
-  sum(CASE WHEN idf.v > 0 THEN idf.v ELSE 1e-6 END
-      * (hf.f * (1.2 + 1.0)) / (hf.f + 1.2 * (1 - 0.75 + 0.75 * d.length / (st.total / st.n)))) AS score
-FROM hf JOIN idf ON idf.i = hf.i JOIN mh_faq_docs d ON d.entry_id = hf.entry_id CROSS JOIN st
-WHERE hf.entry_id IN ({within})
-GROUP BY hf.entry_id ORDER BY score DESC, hf.entry_id LIMIT ?
-"""
+    Q = "WITH q AS (SELECT * FROM unnest(?::text[], ?::text[], ?::float8[]) WITH ORDINALITY AS q(tok, hi, idf, i))"
+    F = "? * p.f_qt + ? * p.f_qg + ? * p.f_at + ? * p.f_ag"
+    # FTS5's bm25() (fts5_aux.c): sum over phrases of idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl))
+    BM25 = "sum({idf} * ({f} * (1.2 + 1.0)) / ({f} + 1.2 * (1 - 0.75 + 0.75 * d.length::float8 / ?)))"
+    TAIL = " WHERE {key} IN ({within}) GROUP BY {key} ORDER BY score DESC, {key} LIMIT ?"
+    # exact phrases: one posting per (phrase, entry), so no per-phrase grouping is needed
+    EXACT = (Q + f", hits AS (SELECT q.idf, p.entry_id, {F} AS f FROM q JOIN mh_faq_postings p ON p.term = q.tok)"
+             " SELECT hits.entry_id AS id, " + BM25.format(idf="hits.idf", f="hits.f") + " AS score"
+             " FROM hits JOIN mh_faq_docs d ON d.entry_id = hits.entry_id" + TAIL.replace("{key}", "hits.entry_id"))
+    # a prefix phrase sums the counts of every term in [token, token + U+10FFFF) per entry first
+    PREFIX = (Q + f", hits AS (SELECT q.i, q.idf, p.entry_id, {F} AS f FROM q JOIN mh_faq_postings p"
+              " ON (q.hi IS NULL AND p.term = q.tok) OR (q.hi IS NOT NULL AND p.term >= q.tok AND p.term < q.hi)),"
+              " hf AS (SELECT i, max(idf) AS idf, entry_id, sum(f) AS f FROM hits GROUP BY i, entry_id)"
+              " SELECT hf.entry_id AS id, " + BM25.format(idf="hf.idf", f="hf.f") + " AS score"
+              " FROM hf JOIN mh_faq_docs d ON d.entry_id = hf.entry_id" + TAIL.replace("{key}", "hf.entry_id"))
+    PREFIX_DF = ("SELECT count(DISTINCT entry_id) FROM mh_faq_postings WHERE term >= ? AND term < ?")
 
     def create_schema(self, tx: Tx) -> None:
         run_script(tx, self.DDL)
 
     def put(self, tx: Tx, entry_id: int, doc: Document) -> None:
-        counts = [Counter(col) for col in doc]
-        terms = sorted(set().union(*counts))
-        tx.execute("INSERT INTO mh_faq_docs (entry_id, length) VALUES (?, ?)", (entry_id, sum(map(len, doc))))
+        self.put_many(tx, [(entry_id, doc)])
+
+    def put_many(self, tx: Tx, docs: list[tuple[int, Document]]) -> None:
+        tx.executemany("INSERT INTO mh_faq_docs (entry_id, length) VALUES (?, ?)",
+                       [(entry_id, sum(map(len, doc))) for entry_id, doc in docs])
+        df: Counter[str] = Counter()
         # COPY: an answer has hundreds of distinct tokens; row-by-row INSERTs would dominate an import
         with tx._cur.copy("COPY mh_faq_postings (term, entry_id, f_qt, f_qg, f_at, f_ag) FROM STDIN") as copy:
-            for t in terms:
-                copy.write_row((t, entry_id, *(c.get(t, 0) for c in counts)))
+            for entry_id, doc in docs:
+                counts = [Counter(col) for col in doc]
+                terms = set().union(*counts)
+                df.update(terms)
+                for t in terms:
+                    copy.write_row((t, entry_id, *(c.get(t, 0) for c in counts)))
+        # one upsert per batch; sorted, so concurrent writers lock the shared counters in the same order
+        terms = sorted(df)
+        tx.execute("INSERT INTO mh_faq_terms (term, df) SELECT * FROM unnest(?::text[], ?::int[])"
+                   " ON CONFLICT (term) DO UPDATE SET df = mh_faq_terms.df + excluded.df",
+                   (terms, [df[t] for t in terms]))
+        if len(docs) >= BULK:  # fresh statistics, or the planner ranks a just-imported FAQ with a bad plan
+            tx.execute("ANALYZE mh_faq_entries, mh_faq_docs, mh_faq_postings, mh_faq_terms")
 
     def delete(self, tx: Tx, entry_id: int) -> None:
+        tx.execute("UPDATE mh_faq_terms SET df = df - 1 WHERE term IN"
+                   " (SELECT term FROM mh_faq_postings WHERE entry_id = ?)", (entry_id,))
         tx.execute("DELETE FROM mh_faq_docs WHERE entry_id = ?", (entry_id,))
 
     def rank(self, tx: Tx, query: LexicalQuery, within: tuple[str, list], limit: int) -> Ranked:
         if not query.phrases:
             return []
-        toks = [p.token for p in query.phrases]
-        his = [p.token + "\U0010ffff" if p.prefix else None for p in query.phrases]
+        stats = tx.one("SELECT count(*) AS n, coalesce(sum(length), 0) AS total FROM mh_faq_docs")
+        n, total = float(stats["n"]), float(stats["total"])  # type: ignore[index]
+        if not n:
+            return []
+        exact = sorted({p.token for p in query.phrases if not p.prefix})
+        df = {r["term"]: r["df"] for r in tx.query("SELECT term, df FROM mh_faq_terms WHERE term = ANY(?)", (exact,))}
+        for p in query.phrases:
+            if p.prefix:
+                df[p.token] = int(tx.scalar(self.PREFIX_DF, (p.token, p.token + "\U0010ffff")))
+        phrases = informative(query.phrases, df, n)
+        prefix = any(p.prefix for p in phrases)
+        tx.execute("SET LOCAL jit = off")  # compiling this query costs more than running it
         sql, params = within
-        rows = tx.query(self.RANK.replace("{within}", sql),
-                        [toks, his, *query.weights, *query.weights, *params, limit])
+        rows = tx.query((self.PREFIX if prefix else self.EXACT).replace("{within}", sql),
+                        [[p.token for p in phrases], [p.token + "\U0010ffff" if p.prefix else None for p in phrases],
+                         [idf(n, df.get(p.token, 0)) for p in phrases], *query.weights, max(total, 1.0) / n, *params,
+                         limit])
         return [(int(r["id"]), float(r["score"])) for r in rows]
 
 

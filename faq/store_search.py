@@ -5,6 +5,7 @@ short-query rule as the in-memory engine (faq.search). Highlights come from the 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from faq.store_lexical import LEXICAL, Document, LexicalQuery, Phrase, Ranked, s
 MAX_QUERY = 200  # characters: a pasted paragraph is not a question
 SNIPPET = 120
 SNIPPET_SOURCE = 300  # characters of an answer analysed for its snippet: the first match is enough
+DOC_CACHE = 2000  # analysed question/snippet texts kept for highlighting
 SCORE_DIGITS = 9  # the stores sum floats in different orders: ties are ties to this many digits
 
 
@@ -49,6 +51,9 @@ class FaqSearch:
         self.dense = DenseIndex(cache_dir, encoder, self.weights.dense_question)
         self._analyzer: Analyzer | None = None
         self._lock = threading.Lock()  # MeCab taggers are not safe to share between threads
+        # typing repeats the same top entries keystroke after keystroke: keep their analyses for highlighting
+        self._docs: OrderedDict[str, Analysis] = OrderedDict()
+        self._docs_lock = threading.Lock()
 
     def configure(self, *, encoder: EncoderSetting = "default", cache_dir: Path | None = None,
                   weights: Weights | None = None) -> None:
@@ -63,6 +68,19 @@ class FaqSearch:
             if self._analyzer is None:
                 self._analyzer = Analyzer()
             return self._analyzer.analyze(text, query=query)
+
+    def _doc(self, text: str) -> Analysis:
+        with self._docs_lock:
+            hit = self._docs.get(text)
+            if hit is not None:
+                self._docs.move_to_end(text)
+                return hit
+        hit = self.analyze(text)
+        with self._docs_lock:
+            self._docs[text] = hit
+            if len(self._docs) > DOC_CACHE:
+                self._docs.popitem(last=False)
+        return hit
 
     def document(self, question: str, answer_text: str) -> Document:
         q, a = self.analyze(question), self.analyze(answer_text)
@@ -95,8 +113,9 @@ class FaqSearch:
         if dense is None:
             return lexical[:k]
         w = self.weights
-        pos = {int(i): n for n, i in enumerate(ids.tolist())}
-        lex_rank = np.array([pos[i] for i, _ in lexical if i in pos], dtype=np.int64)
+        lex_ids = np.array([i for i, _ in lexical], dtype=np.int64)
+        lex_rank = np.searchsorted(ids, lex_ids)  # ids are sorted; the lexical ones are among them
+        lex_rank = lex_rank[(lex_rank < len(ids)) & (ids[np.minimum(lex_rank, len(ids) - 1)] == lex_ids)]
         dense_rank = top_k(dense, w.depth)
         dense_rank = dense_rank[np.isfinite(dense[dense_rank])]
         damp = 0.25 if a.length <= w.short_query and len(lex_rank) else 1.0
@@ -112,7 +131,7 @@ class FaqSearch:
         query_grams = {g.text for g in a.grams}
         out = []
         for text, width in ((entry.question, 400), (answer_text[:SNIPPET_SOURCE], SNIPPET)):
-            doc = self.analyze(text)
+            doc = self._doc(text)
             grams = {g.text for g in doc.grams if g.text.startswith(prefix)} if prefix else query_grams
             out.append(mark(text, match_spans(doc, terms, grams, short), width=width))
         return out[0], out[1]

@@ -216,16 +216,26 @@ async def entry_page(request: web.Request) -> web.Response:
     return render(request, "faq/staff_entry.html", title=entry.question if entry else _("New FAQ entry"),
                   entry=entry, versions=versions, editable=editable, q=request.query.get("q", ""),
                   layers=await _layers(request, entry, p) if entry else [],
+                  layer_choices=await _layer_choices(request, entry, p),
                   departments=await run(hub.tenants.departments, p.tenant_code),
                   topics=_topic_labels(pick_language(request)), logged=request.query.get("logged"), local=local,
                   can_override=can_create(p, p.tenant_code, (p.tenant_code or "")[:2]),
                   today=hub.faq.inquiries.today(), **_ctx(request))
 
 
+async def _layer_choices(request: web.Request, entry: FaqEntry | None, principal: Any) -> list[tuple[str, str]]:
+    """(key, name) of every layer the editor may read, plus keys already linked (kept, even if gone)."""
+    lang = layer_name_language(pick_language(request))
+    readable = await run(request.app[HUB].layers.list_layers, principal)
+    choices = [(la.key, f"{la.name(lang)} ({la.tenant_code})") for la in readable]
+    known = {k for k, _ in choices}
+    return choices + [(k, k) for k in (entry.layers if entry else ()) if k not in known]
+
+
 def _fields(form: Any) -> dict[str, Any]:
     return {"question": form.get("question"), "answer": form.get("answer"), "categories": form.get("categories"),
             "department_id": form.get("department_id"), "visibility": form.get("visibility"),
-            "review_date": form.get("review_date"), "layers": form.get("layers"),
+            "review_date": form.get("review_date"), "layers": list(form.getall("layers", [])),
             "alert_topics": list(form.getall("alert_topics", []))}
 
 

@@ -151,3 +151,28 @@ async def test_alerts_in_force_pinned_in_the_console(aiohttp_client, al):  # noq
     alerts = html.split('id="alerts-h"')[1].split("</section>")[0]
     assert "不審者情報（和泉本町）" in alerts and "訓練" not in alerts
     assert f"/faq/entries/{pinned.id}" in alerts and "ごみの収集日" not in alerts
+
+
+async def test_linking_map_layers_from_the_form(aiohttp_client, hub, faq):
+    import shapely
+
+    from layers.model import FieldSpec, LayerSchema
+
+    editor, schema = faq["bousai_editor"].principal(), LayerSchema((FieldSpec("name", required=True),))
+    shelters = hub.layers.create_layer(editor, "37201", "hinanjo", "避難所", owner_department_id=faq["bousai"].id,
+                                       geometry_type="Point", schema=schema, classification="public")
+    secret = hub.layers.create_layer(editor, "37201", "naibu", "内部資料", owner_department_id=faq["bousai"].id,
+                                     geometry_type="Point", schema=schema, classification="internal")
+    hub.layers.add_features(editor, shelters.key, [(shapely.Point(134.05, 34.34), {"name": "中央公園"})])
+    staff = await aiohttp_client(make_staff_app(hub))
+    page, csrf = await _login(staff, "admin37201", faq["password"], f"/faq/entries/{faq['public'].id}")
+    # the editor picks layers by name, not by typing keys
+    assert f'name="layers" value="{shelters.key}"' in page and "避難所" in page
+    form = {"csrf_token": csrf, "version": "1", "question": "近くの避難所はどこですか？", "answer": "地図で確認できます。",
+            "visibility": "public", "note": "地図を追加"}
+    body = FormData([*form.items(), ("layers", shelters.key), ("layers", secret.key)])
+    assert (await staff.post(f"/faq/entries/{faq['public'].id}", data=body, allow_redirects=False)).status == 303
+    assert hub.faq.get(faq["public"].id).layers == (shelters.key, secret.key)
+    public = await aiohttp_client(make_public_app(hub))
+    html = await (await public.get(f"/37201/faq/{faq['public'].id}?lang=ja")).text()
+    assert f"/list/{shelters.key}" in html and secret.key not in html and "内部資料" not in html  # never leaks

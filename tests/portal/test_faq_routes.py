@@ -37,6 +37,12 @@ async def _login(client, user, password, page="/faq"):
 
 async def test_public_pages(aiohttp_client, hub, faq):
     client = await aiohttp_client(make_public_app(hub))
+    town = await (await client.get("/37201/?lang=ja")).text()  # residents reach the FAQ and feeds from the map
+    links = set(re.findall(r'(?:href|action)="(/37201/(?:faq|feeds)[^"]*)"', town))
+    assert {"/37201/faq", "/37201/faq?lang=ja", "/37201/feeds/rss.xml?lang=ja", "/37201/feeds/atom.xml?lang=ja",
+            "/37201/feeds/cap.xml"} <= links
+    for link in links:
+        assert (await client.get(link.replace("&amp;", "&"))).status == 200, link
     html = await (await client.get("/37201/faq?lang=ja")).text()
     assert "ごみの分別方法を知りたい" in html and "近くの避難所" in html and "職員向け" not in html
     found = await (await client.get("/37201/faq?q=避難所&lang=en")).text()

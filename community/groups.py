@@ -11,6 +11,7 @@ from typing import Any
 import shapely
 
 from alerts.personal import queue_personal
+from community.access import is_staff_of
 from machihub.errors import Conflict, Forbidden, Invalid, NotFound
 from machihub.principal import Principal
 
@@ -50,8 +51,21 @@ class GroupStore:
     # -- groups -----------------------------------------------------------------------------------------
     @staticmethod
     def _staff(by: Principal, tenant_code: str) -> None:
-        if not (by.admin_of(tenant_code) or (by.has("alert_composer") and by.tenant_code == tenant_code)):
+        if not is_staff_of(by, tenant_code):
             raise Forbidden("only staff of this municipality can manage community groups")
+
+    def subscriber_by_email(self, tenant_code: str, email: str) -> int:
+        """The active subscriber with this e-mail address (how staff name a group's first admin)."""
+        address = email.strip().lower()
+        if "@" not in address:
+            raise Invalid("give the e-mail address the person subscribed with")
+        with self.db.read() as tx:
+            sid = tx.scalar("SELECT c.subscriber_id FROM al_contacts c JOIN al_subscribers s ON s.id = c.subscriber_id"
+                            " WHERE c.tenant_code = ? AND c.kind = 'email' AND c.address_hash = ? AND s.status = 'active'",
+                            (tenant_code, self.al.links.address_hash("email", address)))
+        if not sid:
+            raise NotFound("nobody with this e-mail address subscribes to this municipality's mail")
+        return int(sid)
 
     def create(self, by: Principal, tenant_code: str, name: str, admin_sid: int, *, kind: str = "jichikai",
                private: bool = False, moderated: bool = False, join_mode: str = "code",
@@ -129,6 +143,56 @@ class GroupStore:
                               (group_id, sid)).rowcount:
                 raise NotFound("no such request to join")
 
+    # -- staff view of members --------------------------------------------------------------------------
+    def member_rows(self, by: Principal, group_id: int) -> list[dict[str, Any]]:
+        group = self.get(group_id)
+        self._staff(by, group.tenant_code)
+        with self.db.read() as tx:
+            return tx.query("SELECT subscriber_id, role, state, created FROM cm_members WHERE group_id = ?"
+                            " ORDER BY state DESC, role, subscriber_id", (group_id,))
+
+    def staff_decide_member(self, by: Principal, group_id: int, sid: int, approve: bool) -> None:
+        """Staff let a pending member in, or turn the request down (the row goes)."""
+        group = self.get(group_id)
+        self._staff(by, group.tenant_code)
+        with self.db.transaction() as tx:
+            if approve:
+                done = tx.execute("UPDATE cm_members SET state = 'active' WHERE group_id = ? AND subscriber_id = ?"
+                                  " AND state = 'pending'", (group_id, sid)).rowcount
+            else:
+                done = tx.execute("DELETE FROM cm_members WHERE group_id = ? AND subscriber_id = ? AND state = 'pending'",
+                                  (group_id, sid)).rowcount
+            if not done:
+                raise NotFound("no such request to join")
+            self.audit.append(tx, by.actor, "community.member." + ("approve" if approve else "refuse"),
+                              f"group:{group_id}", tenant=group.tenant_code, after={"subscriber": sid})
+
+    def staff_new_invite(self, by: Principal, group_id: int) -> str:
+        group = self.get(group_id)
+        self._staff(by, group.tenant_code)
+        code = new_code()
+        with self.db.transaction() as tx:
+            tx.execute("UPDATE cm_groups SET invite_hash = ?, join_mode = 'code' WHERE id = ?", (_code_hash(code), group_id))
+            self.audit.append(tx, by.actor, "community.group.invite", f"group:{group_id}", tenant=group.tenant_code)
+        return code
+
+    def pending_posts(self, tenant_code: str) -> list[dict[str, Any]]:
+        """The moderation queue of every group of the municipality."""
+        with self.db.read() as tx:
+            return tx.query("SELECT p.id, p.group_id, g.name AS group_name, p.title, p.body, p.created FROM cm_posts p"
+                            " JOIN cm_groups g ON g.id = p.group_id WHERE g.tenant_code = ? AND p.state = 'pending'"
+                            " ORDER BY p.id", (tenant_code,))
+
+    def counts(self, tenant_code: str) -> dict[int, dict[str, int]]:
+        """Active members and pending requests per group."""
+        with self.db.read() as tx:
+            rows = tx.query("SELECT m.group_id, m.state, count(*) AS n FROM cm_members m JOIN cm_groups g"
+                            " ON g.id = m.group_id WHERE g.tenant_code = ? GROUP BY m.group_id, m.state", (tenant_code,))
+        out: dict[int, dict[str, int]] = {}
+        for r in rows:
+            out.setdefault(r["group_id"], {"active": 0, "pending": 0})[r["state"]] = int(r["n"])
+        return out
+
     def leave(self, sid: int, group_id: int) -> None:
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM cm_members WHERE group_id = ? AND subscriber_id = ?", (group_id, sid))
@@ -203,8 +267,7 @@ class GroupStore:
         group = self.get(group_id)
         with self.db.read() as tx:
             role = self.role(tx, group_id, sid)
-            is_staff = staff is not None and (staff.admin_of(group.tenant_code) or (
-                staff.has("alert_composer") and staff.tenant_code == group.tenant_code))
+            is_staff = staff is not None and is_staff_of(staff, group.tenant_code)
             if group.private and role is None and not is_staff:
                 raise Forbidden("this group is private: only its members can read it")
             posts = tx.query("SELECT id, parent_id, title, body, created FROM cm_posts WHERE group_id = ?"

@@ -16,6 +16,7 @@ from typing import Any
 
 from alerts.model import JST
 from alerts.personal import cancel_queued, queue_personal
+from community.access import is_staff_of
 from machihub.errors import Forbidden, Invalid, NotFound
 from machihub.principal import Principal
 
@@ -33,8 +34,9 @@ class LibraryHolds:
 
     @staticmethod
     def _ils(by: Principal, tenant_code: str) -> None:
-        if not ((by.purpose == "ils" and by.tenant_code == tenant_code) or by.is_system):
-            raise Forbidden("only the library system's API key of this municipality may do this")
+        """The ILS's API key, or staff of the municipality at the counter (the staff pages)."""
+        if not ((by.purpose == "ils" and by.tenant_code == tenant_code) or is_staff_of(by, tenant_code)):
+            raise Forbidden("only the library system's API key or staff of this municipality may do this")
 
     # -- linking ----------------------------------------------------------------------------------------
     def link_code(self, by: Principal, patron_id: str, hours: int = 72) -> str:
@@ -69,14 +71,17 @@ class LibraryHolds:
 
     # -- events -----------------------------------------------------------------------------------------
     def handle(self, by: Principal, events: list[dict[str, Any]]) -> dict[str, Any]:
-        """Apply ILS events (REST JSON or CSV rows). → {'applied': n, 'unlinked': [patron ids], 'errors': [...]}"""
+        """Apply ILS events (REST JSON) one by one. → {'applied': n, 'unlinked': [patron ids], 'errors': [...]}"""
         tenant = str(by.tenant_code)
         self._ils(by, tenant)
         out: dict[str, Any] = {"applied": 0, "unlinked": [], "errors": []}
         for i, ev in enumerate(events):
             try:
-                if not self._one(tenant, ev):
-                    out["unlinked"].append(str(ev.get("patron_id")))
+                checked = self._check(ev)
+                with self.db.transaction() as tx:
+                    linked = self._apply(tx, tenant, checked)
+                if not linked:
+                    out["unlinked"].append(checked["patron_id"])
                 out["applied"] += 1
             except Invalid as exc:
                 out["errors"].append({"row": i + 1, "message": exc.message})
@@ -84,39 +89,73 @@ class LibraryHolds:
                           after={"applied": out["applied"], "unlinked": len(out["unlinked"])})
         return out
 
-    def _one(self, tenant: str, ev: dict[str, Any]) -> bool:
-        kind, ref = str(ev.get("event") or "ready"), str(ev.get("hold_id") or "").strip()
-        patron = str(ev.get("patron_id") or "").strip()
+    def handle_batch(self, by: Principal, events: list[dict[str, Any]], source: str = "csv") -> dict[str, Any]:
+        """A CSV batch all or nothing: every row is checked first; one bad row refuses the whole file."""
+        tenant = str(by.tenant_code)
+        self._ils(by, tenant)
+        if not events:
+            raise Invalid("the batch has no rows")
+        checked, errors = [], []
+        for i, ev in enumerate(events):
+            try:
+                checked.append(self._check(ev))
+            except Invalid as exc:
+                errors.append(f"row {i + 2}: {exc.message}")  # row 1 is the header
+        if errors:
+            raise Invalid("nothing was imported: " + "; ".join(errors[:20]), details={"errors": errors})
+        unlinked: list[str] = []
+        with self.db.transaction() as tx:
+            for ev in checked:
+                if not self._apply(tx, tenant, ev):
+                    unlinked.append(ev["patron_id"])
+            self.audit.append(tx, by.actor, "community.library.batch", f"ils:{tenant}", tenant=tenant,
+                              after={"source": source, "rows": len(checked), "unlinked": len(unlinked)})
+        return {"applied": len(checked), "unlinked": unlinked, "errors": []}
+
+    @staticmethod
+    def _check(ev: dict[str, Any]) -> dict[str, Any]:
+        """One event, normalised; Invalid names what is wrong."""
+        if not isinstance(ev, dict):
+            raise Invalid("each event is an object with event, hold_id and patron_id")
+        kind = str(ev.get("event") or "ready").strip()
+        ref, patron = str(ev.get("hold_id") or "").strip(), str(ev.get("patron_id") or "").strip()
         if kind not in EVENTS or not ref or not patron:
             raise Invalid("each event needs event (ready, collected, cancelled), hold_id and patron_id")
-        phash = self.patron_hash(tenant, patron)
-        with self.db.transaction() as tx:
-            link = tx.one("SELECT subscriber_id, show_titles FROM cm_library_links WHERE tenant_code = ?"
-                          " AND patron_hash = ?", (tenant, phash))
-            hold = tx.one("SELECT * FROM cm_holds WHERE tenant_code = ? AND hold_ref = ?", (tenant, ref))
-            if kind != "ready":
-                if hold:
-                    tx.execute("UPDATE cm_holds SET state = ? WHERE id = ?", (kind, hold["id"]))
-                    cancel_queued(tx, json.loads(hold["reminder_rows"] or "[]"))
-                return True
-            branch, title = str(ev.get("branch") or "").strip(), str(ev.get("title") or "").strip()
+        out: dict[str, Any] = {"event": kind, "hold_id": ref, "patron_id": patron}
+        if kind == "ready":
             try:
-                deadline = date.fromisoformat(str(ev.get("deadline") or "")[:10])
+                out["deadline"] = date.fromisoformat(str(ev.get("deadline") or "").strip()[:10])
             except ValueError as exc:
                 raise Invalid("deadline must be a date (YYYY-MM-DD)") from exc
-            if not branch:
+            out["branch"], out["title"] = str(ev.get("branch") or "").strip(), str(ev.get("title") or "").strip()
+            if not out["branch"]:
                 raise Invalid("branch is missing")
-            if hold:  # the ILS sent it again: same hold, nothing sent twice
-                return bool(link)
-            hid = tx.insert("INSERT INTO cm_holds (tenant_code, hold_ref, patron_hash, branch, deadline, title_sealed,"
-                            " state, created) VALUES (?, ?, ?, ?, ?, ?, 'ready', ?)",
-                            (tenant, ref, phash, branch, deadline.isoformat(),
-                             self.sealer.seal(title) if title else None, self.clock.iso()))
-            if not link:
-                return False
-            subject, body = self._text(branch, deadline, title if link["show_titles"] else "", reminder=False)
-            queue_personal(tx, self.sealer, self.clock, [link["subscriber_id"]], "library", subject, body)
-            tx.execute("UPDATE cm_holds SET notified = 1 WHERE id = ?", (hid,))
+        return out
+
+    def _apply(self, tx: Any, tenant: str, ev: dict[str, Any]) -> bool:
+        """One checked event in the caller's transaction. → whether the patron is linked (got a notice)."""
+        kind, ref = ev["event"], ev["hold_id"]
+        phash = self.patron_hash(tenant, ev["patron_id"])
+        link = tx.one("SELECT subscriber_id, show_titles FROM cm_library_links WHERE tenant_code = ?"
+                      " AND patron_hash = ?", (tenant, phash))
+        hold = tx.one("SELECT * FROM cm_holds WHERE tenant_code = ? AND hold_ref = ?", (tenant, ref))
+        if kind != "ready":
+            if hold:
+                tx.execute("UPDATE cm_holds SET state = ? WHERE id = ?", (kind, hold["id"]))
+                cancel_queued(tx, json.loads(hold["reminder_rows"] or "[]"))
+            return True
+        if hold:  # the ILS sent it again: same hold, nothing sent twice
+            return bool(link)
+        branch, deadline, title = ev["branch"], ev["deadline"], ev["title"]
+        hid = tx.insert("INSERT INTO cm_holds (tenant_code, hold_ref, patron_hash, branch, deadline, title_sealed,"
+                        " state, created) VALUES (?, ?, ?, ?, ?, ?, 'ready', ?)",
+                        (tenant, ref, phash, branch, deadline.isoformat(),
+                         self.sealer.seal(title) if title else None, self.clock.iso()))
+        if not link:
+            return False
+        subject, body = self._text(branch, deadline, title if link["show_titles"] else "", reminder=False)
+        queue_personal(tx, self.sealer, self.clock, [link["subscriber_id"]], "library", subject, body)
+        tx.execute("UPDATE cm_holds SET notified = 1 WHERE id = ?", (hid,))
         return True
 
     @staticmethod
@@ -131,20 +170,26 @@ class LibraryHolds:
 
     def parse_csv(self, text: str) -> list[dict[str, Any]]:
         """CSV batch drop: header event,hold_id,patron_id,branch,deadline,title (event defaults to ready)."""
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        if not reader.fieldnames or not {"hold_id", "patron_id"} <= set(reader.fieldnames):
-            raise Invalid("the CSV needs a header with at least hold_id and patron_id")
-        return [dict(r) for r in reader]
+        try:
+            reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+            if not reader.fieldnames or not {"hold_id", "patron_id"} <= {f.strip() for f in reader.fieldnames}:
+                raise Invalid("the CSV needs a header with at least hold_id and patron_id")
+            return [{(k or "").strip(): v for k, v in r.items()} for r in reader]
+        except csv.Error as exc:
+            raise Invalid(f"the CSV cannot be read: {exc}") from None
 
     # -- reminders ----------------------------------------------------------------------------------------
     def remind_due(self) -> int:
         """Queue the day-before reminder of every ready hold whose deadline is tomorrow (JST), once each."""
-        tomorrow = (self.clock.now().astimezone(JST).date() + timedelta(days=1)).isoformat()
+        today = self.clock.now().astimezone(JST).date()
+        tomorrow = (today + timedelta(days=1)).isoformat()
         sent = 0
         with self.db.transaction() as tx:
+            # a deadline already past gets no "tomorrow" reminder (the ILS sent the hold late)
             rows = tx.query("SELECT h.*, l.subscriber_id, l.show_titles FROM cm_holds h JOIN cm_library_links l"
                             " ON l.tenant_code = h.tenant_code AND l.patron_hash = h.patron_hash WHERE h.state = 'ready'"
-                            " AND h.reminded IS NULL AND h.deadline <= ?", (tomorrow,))
+                            " AND h.reminded IS NULL AND h.deadline <= ? AND h.deadline >= ?",
+                            (tomorrow, today.isoformat()))
             for h in rows:
                 title = self.sealer.open(h["title_sealed"]) if h["title_sealed"] and h["show_titles"] else ""
                 subject, body = self._text(h["branch"], date.fromisoformat(h["deadline"]), title, reminder=True)
@@ -153,6 +198,14 @@ class LibraryHolds:
                            (self.clock.iso(), json.dumps(ids), h["id"]))
                 sent += 1
         return sent
+
+    def unlinked_holds(self, by: Principal, limit: int = 200) -> list[dict[str, Any]]:
+        """Ready holds whose patron got no notice, with branch and deadline, for the staff page."""
+        tenant = str(by.tenant_code)
+        self._ils(by, tenant)
+        with self.db.read() as tx:
+            return tx.query("SELECT hold_ref, branch, deadline, created FROM cm_holds WHERE tenant_code = ?"
+                            " AND state = 'ready' AND notified = 0 ORDER BY deadline, id LIMIT ?", (tenant, limit))
 
     def unlinked(self, by: Principal, since: datetime | None = None) -> list[str]:
         """Hold refs of patrons who got no notice (not linked): the ILS shows them to staff to phone."""

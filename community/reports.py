@@ -70,6 +70,14 @@ class ReportStore:
         self._filer(by, tenant_code)
         if not what.strip():
             raise Invalid("say what happened")
+        if occurred.tzinfo is None:
+            occurred = occurred.replace(tzinfo=JST)  # a time typed into a form is Japanese wall time
+        if occurred > self.clock.now() + timedelta(minutes=10):
+            raise Invalid("the time it happened is in the future")
+        if max(len(what), len(person), len(follow_up)) > 2000:
+            raise Invalid("each text may be at most 2000 characters")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise Invalid("latitude and longitude are out of range")
         town = self.al.areas.town(tenant_code)
         if not town.geom.buffer(0.01).covers(shapely.Point(lon, lat)):
             raise Invalid("the place is outside this municipality")
@@ -99,6 +107,22 @@ class ReportStore:
             return [_report(r) for r in tx.query("SELECT * FROM cm_reports WHERE tenant_code = ? AND state = 'pending'"
                                                  " ORDER BY id", (tenant_code,))]
 
+    def recent(self, tenant_code: str, limit: int = 50) -> list[Report]:
+        """Every state, newest first (the staff list)."""
+        with self.db.read() as tx:
+            return [_report(r) for r in tx.query("SELECT * FROM cm_reports WHERE tenant_code = ? ORDER BY id DESC"
+                                                 " LIMIT ?", (tenant_code, limit))]
+
+    def places(self, report_id: int) -> dict[str, Any]:
+        """For the reviewer: the exact point and what the public will see (the generalised area and its point)."""
+        with self.db.read() as tx:
+            r = tx.one("SELECT lat, lon, public_geom, public_lat, public_lon FROM cm_reports WHERE id = ?",
+                       (report_id,))
+        if not r:
+            raise NotFound(f"no report {report_id}")
+        return {"exact": [r["lat"], r["lon"]], "public_point": [r["public_lat"], r["public_lon"]],
+                "public_area": shapely.geometry.mapping(shapely.from_wkb(bytes(r["public_geom"])))}
+
     @staticmethod
     def _approver(by: Principal, report: Report) -> None:
         if not by.has("alert_approver") or (not by.is_system and by.tenant_code != report.tenant_code):
@@ -112,6 +136,10 @@ class ReportStore:
         self._approver(by, report)
         if any(d not in ("keep", "remove") for d in decisions.values()):
             raise Invalid("each finding is either kept or removed")
+        if any(not 0 <= i < len(report.findings) for i in decisions):
+            raise Invalid("no such personal-data finding in this report")
+        if report.state != "pending":
+            raise Conflict(f"the report is {report.state}")
         findings = [Finding(f.field, f.kind, f.text, decisions.get(i, f.decision)) for i, f in enumerate(report.findings)]
         with self.db.transaction() as tx:
             tx.execute("UPDATE cm_reports SET findings = ?, version = version + 1 WHERE id = ? AND state = 'pending'",
@@ -181,8 +209,12 @@ class ReportStore:
     def reject(self, by: Principal, report_id: int, reason: str) -> None:
         report = self.get(report_id)
         self._approver(by, report)
+        if not reason.strip():
+            raise Invalid("say why the report is rejected")
         with self.db.transaction() as tx:
-            tx.execute("UPDATE cm_reports SET state = 'rejected' WHERE id = ? AND state = 'pending'", (report_id,))
+            if not tx.execute("UPDATE cm_reports SET state = 'rejected', approver = ? WHERE id = ? AND state = 'pending'",
+                              (by.actor, report_id)).rowcount:
+                raise Conflict(f"the report is {report.state}")
             self.audit.append(tx, by.actor, "community.report.reject", f"report:{report_id}",
                               tenant=report.tenant_code, after={"reason": reason})
 

@@ -57,6 +57,21 @@ CREATE TABLE IF NOT EXISTS cm_watch_events (
   id {id}, tenant_code TEXT NOT NULL, event_ref TEXT NOT NULL, person_hash TEXT NOT NULL,
   source TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, queued INTEGER NOT NULL, created TEXT NOT NULL,
   UNIQUE (tenant_code, source, event_ref));
+CREATE TABLE IF NOT EXISTS cm_arrivals (
+  id {id}, tenant_code TEXT NOT NULL, item_ref TEXT NOT NULL, title TEXT NOT NULL, ndc TEXT NOT NULL,
+  subject TEXT NOT NULL, branch TEXT NOT NULL, arrived TEXT NOT NULL, created TEXT NOT NULL,
+  UNIQUE (tenant_code, item_ref));
+CREATE INDEX IF NOT EXISTS cm_arrivals_week ON cm_arrivals (tenant_code, subject, created);
+CREATE TABLE IF NOT EXISTS cm_arrival_prefs (
+  subscriber_id {bigint} NOT NULL REFERENCES al_subscribers(id) ON DELETE CASCADE,
+  tenant_code TEXT NOT NULL, subject TEXT NOT NULL, PRIMARY KEY (subscriber_id, tenant_code, subject));
+CREATE TABLE IF NOT EXISTS cm_arrival_sent (
+  subscriber_id {bigint} NOT NULL REFERENCES al_subscribers(id) ON DELETE CASCADE,
+  arrival_id {bigint} NOT NULL REFERENCES cm_arrivals(id) ON DELETE CASCADE, sent TEXT NOT NULL,
+  PRIMARY KEY (subscriber_id, arrival_id));
+CREATE TABLE IF NOT EXISTS cm_arrival_runs (
+  tenant_code TEXT NOT NULL, slot TEXT NOT NULL, ran TEXT NOT NULL, mails INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_code, slot));
 """
 
 

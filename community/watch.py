@@ -12,7 +12,7 @@ from typing import Any
 
 from alerts.model import JST
 from alerts.personal import queue_personal
-from machihub.errors import Forbidden, Invalid, NotFound
+from machihub.errors import Conflict, Forbidden, Invalid, NotFound
 from machihub.principal import Principal
 
 KINDS = {"arrived": "到着しました", "left": "出発しました", "entered": "入りました", "exited": "出ました",
@@ -67,17 +67,29 @@ class WatchOver:
             if not row:
                 raise NotFound(f"no guardian {guardian_id}")
             self._authority(by, row["tenant_code"])
+            if row["confirmed"]:
+                raise Conflict("this guardian is confirmed already")
             tx.execute("UPDATE cm_watch_guardians SET confirmed = ?, confirmed_by = ?, code_hash = NULL WHERE id = ?",
                        (self.clock.iso(), by.actor, guardian_id))
             self.audit.append(tx, by.actor, "community.watch.confirm", f"guardian:{guardian_id}",
                               tenant=row["tenant_code"])
 
+    def guardians(self, by: Principal, tenant_code: str) -> list[dict[str, Any]]:
+        """Registered guardians, unconfirmed first (the school's confirmation list). People stay hashes."""
+        self._authority(by, tenant_code)
+        with self.db.read() as tx:
+            return tx.query("SELECT id, subscriber_id, label, created, confirmed, confirmed_by FROM cm_watch_guardians"
+                            " WHERE tenant_code = ? ORDER BY (confirmed IS NOT NULL), id DESC LIMIT 500", (tenant_code,))
+
     def revoke(self, by: Principal, guardian_id: int) -> None:
         with self.db.transaction() as tx:
             row = tx.one("SELECT tenant_code FROM cm_watch_guardians WHERE id = ?", (guardian_id,))
-            if row:
-                self._authority(by, row["tenant_code"])
-                tx.execute("DELETE FROM cm_watch_guardians WHERE id = ?", (guardian_id,))
+            if not row:
+                raise NotFound(f"no guardian {guardian_id}")
+            self._authority(by, row["tenant_code"])
+            tx.execute("DELETE FROM cm_watch_guardians WHERE id = ?", (guardian_id,))
+            self.audit.append(tx, by.actor, "community.watch.revoke", f"guardian:{guardian_id}",
+                              tenant=row["tenant_code"])
 
     def event(self, by: Principal, event: dict[str, Any]) -> int:
         """One event from the watch system → notices queued at top priority (0 if nobody is confirmed).

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.config import ALERT_SETTINGS
+from community.config import COMMUNITY_SETTINGS
 from feeds.config import FEEDS_SETTINGS
 from machihub.errors import Invalid
 
@@ -46,6 +47,7 @@ DECLARED: tuple[Setting, ...] = (
     Setting("mail_from", str, "anshin@example.lg.jp", "From address of outgoing mail"),
     *(Setting(*s) for s in ALERT_SETTINGS),
     *(Setting(*s) for s in FEEDS_SETTINGS),
+    *(Setting(*s) for s in COMMUNITY_SETTINGS),
 )
 
 _BY_NAME = {s.name: s for s in DECLARED}

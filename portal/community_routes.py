@@ -1,9 +1,9 @@
-"""Web routes of the community package. Public app: the map layer of recent suspicious-person reports, group
-pages (private ones only for members, who are known by their alert preferences link), joining, posting and
-replying, library-card linking and watch-over confirmation by the person, and the machine APIs (ILS holds,
-watch-over events, liaison reports: HMAC-signed with an API key). Staff app: file, check and approve reports,
-create groups, moderate posts, confirm guardians. Mounted by `add_public_community_routes(app)` and
-`add_staff_community_routes(app)`; handlers take the hub from the app (`hub.community`)."""
+"""Web routes of the community package on the public app: the map layer and list of recent suspicious-person
+reports, group pages (private ones only for members, who are known by their alert preferences link), joining,
+posting and replying, library-card linking, new-arrival subjects, watch-over confirmation by the person, and the
+machine APIs (ILS holds and new arrivals, watch-over events, liaison reports: HMAC-signed with an API key).
+Mounted by `add_public_community_routes(app)`; the staff pages live in portal/community_staff_routes.py
+(`add_staff_community_routes(app)`). Handlers take the hub from the app (`hub.community`)."""
 from __future__ import annotations
 
 import json
@@ -14,8 +14,9 @@ from aiohttp import web
 
 from machihub.errors import Invalid, Unauthorized
 from machihub.principal import Principal
-from portal.pages import render
-from portal.web import HUB, PRINCIPAL, dumps, run, wants_html
+from portal.i18n import pick_language
+from portal.pages import gettext_for, render
+from portal.web import HUB, dumps, run, wants_html
 
 RESIDENT_COOKIE = "mh_resident"
 
@@ -61,11 +62,43 @@ def _float(form: Any, name: str) -> float:
 
 
 # -- public: reports layer and groups ------------------------------------------------------------------------
+def as_points(layer: dict[str, Any]) -> dict[str, Any]:
+    """The same reports as points at their generalised place's label point (what the map's point layer draws);
+    never the exact point, which the public layer does not hold."""
+    feats = [{**f, "geometry": {"type": "Point", "coordinates": [f["properties"]["label_lon"],
+                                                                  f["properties"]["label_lat"]]}}
+             for f in layer["features"]]
+    return {**layer, "features": feats}
+
+
 async def reports_layer(request: web.Request) -> web.Response:
     layer = await run(_cm(request).reports.public_layer, request.match_info["tenant"])
+    if request.query.get("as") == "points":
+        layer = as_points(layer)
     resp = web.json_response(layer, dumps=dumps, content_type="application/geo+json")
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
+
+
+async def reports_list(request: web.Request) -> web.Response:
+    """The text alternative of the map layer."""
+    tenant = await run(request.app[HUB].tenants.get, request.match_info["tenant"])
+    layer = await run(_cm(request).reports.public_layer, tenant.code)
+    _ = gettext_for(request)
+    return render(request, "community/reports.html", title=_("Suspicious-person reports"), tenant=tenant,
+                  tenant_name=tenant.name if pick_language(request).startswith("ja") else (tenant.name_en or tenant.name),
+                  reports=[f["properties"] for f in layer["features"]])
+
+
+async def map_layers(request: web.Request, tenant_code: str) -> list[dict[str, Any]]:
+    """The public map's entry for recent suspicious-person reports, when there are any."""
+    layer = await run(_cm(request).reports.public_layer, tenant_code)
+    if not layer["features"]:
+        return []
+    _ = gettext_for(request)
+    return [{"key": "community-reports", "title": _("Suspicious-person reports"), "geometry": "Point",
+             "color": "#6a1b9a", "visible": False, "items": f"/community/{tenant_code}/reports.geojson?as=points",
+             "list": f"/community/{tenant_code}/reports", "label_field": "place", "hazards": {}}]
 
 
 async def group_page(request: web.Request) -> web.Response:
@@ -111,6 +144,16 @@ async def library_link(request: web.Request) -> web.Response:
     return _json({"linked": True})
 
 
+async def arrival_subjects(request: web.Request) -> web.Response:
+    """A linked patron chooses the NDC classes of the weekly new-arrivals mail (none = no mail)."""
+    form = await request.post()
+    sid = await _resident(request, form)
+    assert sid is not None
+    chosen = await run(_cm(request).arrivals.set_subjects, sid, request.match_info["tenant"],
+                       [str(v) for v in form.getall("subject", [])])
+    return _json({"subjects": chosen})
+
+
 async def watch_confirm(request: web.Request) -> web.Response:
     form = await request.post()
     await run(_cm(request).watch.confirm_by_person, str(form.get("code") or ""))
@@ -138,6 +181,23 @@ async def ils_events(request: web.Request) -> web.Response:
     return _json(await run(lib.handle, by, events))
 
 
+async def ils_arrivals(request: web.Request) -> web.Response:
+    """New arrivals from the ILS (JSON {"arrivals": [...]} or CSV item_id,title,ndc,branch,arrived): all or none."""
+    by, body = await _signed(request, "ils")
+    arrivals = _cm(request).arrivals
+    if request.content_type == "text/csv":
+        try:
+            rows = arrivals.parse_csv(body.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            raise Invalid("the CSV must be UTF-8") from None
+    else:
+        data = _body_json(body)
+        rows = data.get("arrivals") if isinstance(data, dict) and "arrivals" in data else [data]
+        if not isinstance(rows, list):
+            raise Invalid("arrivals must be a list")
+    return _json(await run(arrivals.add, by, rows), status=201)
+
+
 async def ils_link_code(request: web.Request) -> web.Response:
     by, body = await _signed(request, "ils")
     code = await run(_cm(request).library.link_code, by, str(_body_json(body).get("patron_id") or ""))
@@ -156,75 +216,34 @@ async def watch_event(request: web.Request) -> web.Response:
 
 async def liaison_report(request: web.Request) -> web.Response:
     by, body = await _signed(request, "liaison")
-    return _json({"id": await _file(request, by, _body_json(body))}, status=201)
+    data = _body_json(body)
+    if not isinstance(data, dict):
+        raise Invalid("the body must be a JSON object")
+    return _json({"id": await file_report(request, by, data)}, status=201)
 
 
-async def _file(request: web.Request, by: Principal, form: Any) -> int:
+async def file_report(request: web.Request, by: Principal, form: Any) -> int:
+    """File a report from a form or JSON body (the staff page and the liaison API)."""
     try:
-        occurred = datetime.fromisoformat(str(form.get("occurred")))
+        occurred = datetime.fromisoformat(str(form.get("occurred") or "").strip())
     except ValueError:
-        raise Invalid("occurred must be an ISO-8601 time") from None
+        raise Invalid("occurred must be a date and time (ISO 8601)") from None
     return int(await run(_cm(request).reports.file, by, str(by.tenant_code), occurred=occurred,
                          lat=_float(form, "lat"), lon=_float(form, "lon"), what=str(form.get("what") or ""),
                          person=str(form.get("person") or ""), follow_up=str(form.get("follow_up") or "")))
 
 
-# -- staff ---------------------------------------------------------------------------------------------------
-def _report_json(r: Any) -> dict[str, Any]:
+def report_json(r: Any) -> dict[str, Any]:
     return {"id": r.id, "state": r.state, "occurred": r.occurred, "place": r.place_name, "texts": r.texts,
             "findings": [f.as_dict() for f in r.findings], "filed_by": r.filed_by, "alert_id": r.alert_id,
             "public_until": r.public_until}
 
 
-async def staff_reports(request: web.Request) -> web.Response:
-    p = request[PRINCIPAL]
-    reports = await run(_cm(request).reports.pending, p.tenant_code)
-    if wants_html(request):
-        return render(request, "community/staff_reports.html", title="不審者情報の確認", reports=reports)
-    return _json([_report_json(r) for r in reports])
-
-
-async def staff_file(request: web.Request) -> web.Response:
-    return _json({"id": await _file(request, request[PRINCIPAL], await request.post())}, status=201)
-
-
-async def staff_decide(request: web.Request) -> web.Response:
-    form = await request.post()
-    decisions = {int(k[2:]): str(v) for k, v in form.items() if k.startswith("f_")}
-    report = await run(_cm(request).reports.decide, request[PRINCIPAL], int(request.match_info["rid"]), decisions)
-    return _json(_report_json(report))
-
-
-async def staff_approve(request: web.Request) -> web.Response:
-    alert_id = await run(_cm(request).reports.approve, request[PRINCIPAL], int(request.match_info["rid"]))
-    return _json({"alert_id": alert_id})
-
-
-async def staff_group_create(request: web.Request) -> web.Response:
-    form = await request.post()
-    p = request[PRINCIPAL]
-    area = (str(form["area_kind"]), str(form["area_name"])) if form.get("area_kind") and form.get("area_name") else None
-    gid, code = await run(_cm(request).groups.create, p, str(p.tenant_code), str(form.get("name") or ""),
-                          int(form.get("admin_subscriber") or 0), kind=str(form.get("kind") or "jichikai"),
-                          private=bool(form.get("private")), moderated=bool(form.get("moderated")),
-                          join_mode=str(form.get("join_mode") or "code"), area=area)
-    return _json({"id": gid, "invite_code": code}, status=201)
-
-
-async def staff_moderate(request: web.Request) -> web.Response:
-    form = await request.post()
-    await run(_cm(request).groups.moderate, request[PRINCIPAL], int(request.match_info["pid"]),
-              form.get("decision") == "publish")
-    return _json({"ok": True})
-
-
-async def staff_confirm_guardian(request: web.Request) -> web.Response:
-    await run(_cm(request).watch.confirm_by_school, request[PRINCIPAL], int(request.match_info["gid"]))
-    return _json({"confirmed": True})
-
-
 def add_public_community_routes(app: web.Application) -> None:
     app.router.add_get("/community/{tenant:\\d{5}}/reports.geojson", reports_layer)
+    app.router.add_get("/community/{tenant:\\d{5}}/reports", reports_list)
+    app.router.add_post("/community/{tenant:\\d{5}}/library/arrivals", arrival_subjects)
+    app.router.add_post("/community/api/library/arrivals", ils_arrivals)
     app.router.add_get("/community/groups/{gid:\\d+}", group_page)
     app.router.add_post("/community/groups/{gid:\\d+}/join", group_join)
     app.router.add_post("/community/groups/{gid:\\d+}/posts", group_post)
@@ -240,10 +259,6 @@ def add_public_community_routes(app: web.Application) -> None:
 
 
 def add_staff_community_routes(app: web.Application) -> None:
-    app.router.add_get("/community/reports", staff_reports)
-    app.router.add_post("/community/reports", staff_file)
-    app.router.add_post("/community/reports/{rid:\\d+}/decide", staff_decide)
-    app.router.add_post("/community/reports/{rid:\\d+}/approve", staff_approve)
-    app.router.add_post("/community/groups", staff_group_create)
-    app.router.add_post("/community/posts/{pid:\\d+}/moderate", staff_moderate)
-    app.router.add_post("/community/guardians/{gid:\\d+}/confirm", staff_confirm_guardian)
+    from portal.community_staff_routes import add_staff_community_routes as add
+
+    add(app)

@@ -26,6 +26,9 @@ class MapParts:
 def build_map(center: tuple[float, float], zoom: int, tile_url: str, attribution: str, tile_name: str) -> MapParts:
     m = folium.Map(location=list(center), zoom_start=zoom, tiles=None, prefer_canvas=True, control_scale=True,
                    zoom_control=True)
+    # a zoom range on the map itself: without a base map (LGWAN) no tile layer sets one, and marker
+    # clustering refuses a map with no maximum zoom, so point layers would not draw
+    m.options.update(max_zoom=18, min_zoom=5)
     if tile_url:
         folium.TileLayer(tiles=tile_url, attr=attribution, name=tile_name, max_zoom=18, max_native_zoom=18,
                          subdomains="").add_to(m)

@@ -14,6 +14,7 @@ from machihub.errors import Invalid, NotFound
 from portal import ogc
 from portal.alerts_overlay import alerts_in_force
 from portal.community_routes import add_public_community_routes
+from portal.community_routes import map_layers as community_map_layers
 from portal.faq_routes import add_public_faq_routes  # faq (issue 7)
 from portal.feeds_routes import add_public_feed_routes
 from portal.i18n import layer_name_language, pick_language
@@ -82,6 +83,7 @@ async def map_page(request: web.Request) -> web.Response:
                            "color": "#5d4037", "visible": False, "items": f"/api/{tenant.code}/reports.geojson",
                            "list": f"/{tenant.code}/reports",
                            "label_field": "category", "hazards": {}})
+    cfg_layers += await community_map_layers(request, tenant.code)  # recent 不審者情報, generalised (issue 6)
     config = {"tenant": tenant.code, "lang": lang, "layers": cfg_layers,
               "bounds": [[tenant.bbox[1], tenant.bbox[0]], [tenant.bbox[3], tenant.bbox[2]]] if tenant.bbox else None,
               "labels": {"zoom_in": _("Zoom in"), "zoom_out": _("Zoom out"), "map": _("Map"),

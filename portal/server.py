@@ -24,13 +24,26 @@ async def start(hub: Hub) -> list[web.AppRunner]:
 
 
 def start_community_ticks(hub: Hub, every_s: float = 60.0) -> AsyncIOScheduler:
-    """Hold reminders and expiry of suspicious-person reports; each tick is idempotent (sent-once records)."""
+    """Hold reminders, expiry of suspicious-person reports and the library drop folder every minute; the weekly
+    new-arrivals digest at its slot (and once at start, to catch up a slot missed while down). Every job is
+    idempotent (sent-once records), so several hosts may run it."""
+    from datetime import datetime
+
+    from community.config import WEEKDAYS, CommunityConfig
+
     scheduler = AsyncIOScheduler()
 
     async def job() -> None:
         await asyncio.to_thread(hub.community.tick)
 
+    async def weekly() -> None:
+        await asyncio.to_thread(hub.community.weekly)
+
+    cfg = CommunityConfig.from_settings(hub.settings)
     scheduler.add_job(job, "interval", seconds=every_s, id="community-tick", max_instances=1, coalesce=True)
+    scheduler.add_job(weekly, "cron", day_of_week=WEEKDAYS[cfg.arrivals_weekday], hour=cfg.arrivals_hour,
+                      timezone="Asia/Tokyo", id="community-weekly", max_instances=1, coalesce=True,
+                      misfire_grace_time=None, next_run_time=datetime.now().astimezone())
     scheduler.start()
     return scheduler
 

@@ -14,7 +14,7 @@ def _config(html: str) -> dict:
     return json.loads(re.search(r'<script type="application/json" id="map-config">(.*?)</script>', html, re.S).group(1))
 
 
-async def test_alerts_in_force_on_the_map(aiohttp_client, al):
+async def test_alerts_in_force_on_the_map(aiohttp_client, al):  # noqa: F811
     hub = al.hub
     live = send(al, chome_alert(severity="Severe", headline="不審者情報（和泉本町）"))
     send(al, chome_alert(status="Exercise", headline="訓練：不審者対応"))

@@ -1,0 +1,105 @@
+"""The library's drop folder: what an ILS on LGWAN writes when it cannot call our API. Layout:
+<drop>/<団体コード>/*.csv (header event,hold_id,patron_id,branch,deadline,title; UTF-8 or Shift_JIS). Each file is
+imported all or nothing, then moved to <団体コード>/done/ (with a .result.txt) or failed/ (with a .reason.txt).
+A file still being written is left alone: a *.csv is read only when a scan finds it with the same size and
+mtime as the scan before (an ILS that writes name.tmp and renames it is safe at once). A file is claimed by an
+atomic rename into work/ first, so two hosts scanning the same folder never import it twice."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from machihub.errors import HubError
+from machihub.principal import Principal
+
+log = logging.getLogger(__name__)
+MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DropResult:
+    tenant_code: str
+    name: str
+    ok: bool
+    detail: str
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Shift_JIS (cp932), which many Japanese library systems write."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp932")
+    except UnicodeDecodeError:
+        raise ValueError("the file is neither UTF-8 nor Shift_JIS text") from None
+
+
+class LibraryDrop:
+    def __init__(self, library: Any, root: Path) -> None:
+        self.library, self.root = library, Path(root)
+        self.db, self.clock = library.db, library.clock
+        self._seen: dict[Path, tuple[int, int]] = {}  # path → (size, mtime_ns) at the last scan
+
+    def _tenants(self) -> set[str]:
+        with self.db.read() as tx:
+            return {r["code"] for r in tx.query("SELECT code FROM mh_tenants")}
+
+    def scan(self) -> list[DropResult]:
+        if not self.root.is_dir():
+            return []
+        tenants = self._tenants()
+        out: list[DropResult] = []
+        seen: dict[Path, tuple[int, int]] = {}
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()):
+            if folder.name not in tenants:
+                continue  # not a municipality of this hub: leave it for whoever owns it
+            for path in sorted(folder.glob("*.csv")):
+                if path.is_symlink() or not path.is_file():
+                    continue
+                st = path.stat()
+                seen[path] = (st.st_size, st.st_mtime_ns)
+                if self._seen.get(path) != seen[path]:
+                    continue  # new or still growing: look again next scan
+                claimed = self._claim(path)
+                if claimed is not None:
+                    out.append(self._one(folder.name, claimed, path.name))
+                    del seen[path]
+        self._seen = seen
+        return out
+
+    @staticmethod
+    def _claim(path: Path) -> Path | None:
+        work = path.parent / "work"
+        work.mkdir(exist_ok=True)
+        try:
+            path.replace(work / path.name)
+        except FileNotFoundError:
+            return None  # another host took it
+        return work / path.name
+
+    def _one(self, tenant: str, path: Path, name: str) -> DropResult:
+        ils = Principal(actor=f"system:library-drop:{tenant}", tenant_code=tenant, purpose="ils")
+        try:
+            if path.stat().st_size > MAX_BYTES:
+                raise ValueError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+            text = _decode(path.read_bytes())
+            result = self.library.handle_batch(ils, self.library.parse_csv(text), source=f"drop:{path.name}")
+            detail = f"applied {result['applied']} rows; not linked (phone them): {len(result['unlinked'])}"
+            ok = True
+        except (HubError, ValueError) as exc:
+            detail, ok = getattr(exc, "message", None) or str(exc), False
+        except OSError as exc:  # unreadable: it goes to failed/ like a bad file, with the reason
+            detail, ok = f"the file cannot be read: {exc}", False
+        target = path.parent.parent / ("done" if ok else "failed")
+        target.mkdir(exist_ok=True)
+        dest = target / name
+        if dest.exists():  # the ILS reuses names (one per day): keep both
+            dest = target / f"{path.stem}.{self.clock.now().strftime('%Y%m%dT%H%M%S%f')}{path.suffix}"
+        path.replace(dest)
+        dest.with_name(dest.name + (".result.txt" if ok else ".reason.txt")).write_text(detail + "\n", encoding="utf-8")
+        log.info("library drop %s/%s: %s", tenant, name, detail)
+        return DropResult(tenant, name, ok, detail)

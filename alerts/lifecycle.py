@@ -1,10 +1,16 @@
 """Alert lifecycle: draft → pending (submitted) → approved → scheduled | sending → sent, and update, cancel,
 expiry. Staff broadcasts need a second person (approver ≠ composer); machine sources (JMA, CAP feeds) send
 at once when a per-tenant rule allows their topic at that severity, else they wait for approval. Approving
-writes the outbox rows in the same transaction, and every step is in the audit log of that transaction."""
+writes the outbox rows in the same transaction, and every step is in the audit log of that transaction.
+
+An update (CAP msgType Update, `refers_to` the alert it replaces) supersedes that alert: at once when nobody was
+told yet, else when the update is sent. A Cancel goes to exactly the subscribers the alert (and the alerts it
+updated) reached. After a commit that queued outbox rows, `on_queued` is called so an in-process worker starts
+now instead of at its next poll."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +26,7 @@ from machihub.errors import Conflict, Forbidden, Invalid, NotFound
 from machihub.principal import Principal
 
 OPEN_STATES = ("draft", "pending", "scheduled", "sending")
+UNTOLD_STATES = ("draft", "pending", "scheduled")   # nobody has been sent anything yet
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,15 @@ def _iso(d: datetime | None) -> str | None:
 
 
 class AlertStore:
-    def __init__(self, db: Database, clock: Clock, audit: AuditLog, targeting: Targeting, config: AlertConfig) -> None:
+    def __init__(self, db: Database, clock: Clock, audit: AuditLog, targeting: Targeting, config: AlertConfig,
+                 on_queued: Callable[[], None] | None = None) -> None:
         self.db, self.clock, self.audit, self.targeting, self.config = db, clock, audit, targeting, config
+        self.on_queued = on_queued
+
+    def _queued(self, count: int) -> None:
+        """Rows were committed to the outbox: wake the in-process worker (others find them at their next poll)."""
+        if count and self.on_queued is not None:
+            self.on_queued()
 
     # -- reading ----------------------------------------------------------------------------------------
     def _row(self, tx: Tx, alert_id: int, by: Principal | None) -> dict[str, Any]:
@@ -164,6 +178,7 @@ class AlertStore:
                               after={"queued": queued, "state": tx.scalar("SELECT state FROM al_alerts WHERE id = ?",
                                                                           (alert_id,))})
         self._refresh_stats(queued)
+        self._queued(queued)
         return queued
 
     def _refresh_stats(self, queued: int) -> None:
@@ -182,18 +197,42 @@ class AlertStore:
         alert = Alert.from_json(row["body"])
         alert.sent = now
         tx.execute("UPDATE al_alerts SET body = ? WHERE id = ?", (alert.to_json(), row["id"]))
-        recipients_of = row["refers_to"] if alert.msg_type == "Cancel" else None
-        queued = self.targeting.queue(tx, row["id"], alert, now, recipients_of=recipients_of)
+        if alert.msg_type == "Cancel" and row["refers_to"]:
+            # exactly who was told: recipients of the alert and of every alert it updated (unique rows dedupe)
+            queued = sum(self.targeting.queue(tx, row["id"], alert, now, recipients_of=earlier)
+                         for earlier in self._chain(tx, row["refers_to"]))
+        else:
+            queued = self.targeting.queue(tx, row["id"], alert, now)
         self._move(tx, row, "sending", approver=approver)
         if alert.msg_type == "Update" and row["refers_to"]:
-            tx.execute("UPDATE al_outbox SET state = 'cancelled' WHERE alert_id = ? AND state = 'queued'", (row["refers_to"],))
+            _stop_queued(tx, row["refers_to"])
             tx.execute("UPDATE al_alerts SET state = 'superseded', updated = ? WHERE id = ? AND state IN ('sending', 'sent')",
                        (self.clock.iso(), row["refers_to"]))
         return queued
 
-    def ingest(self, by: Principal, alert: Alert, source: str) -> tuple[int, str]:
+    @staticmethod
+    def _chain(tx: Tx, alert_id: int) -> list[int]:
+        """The alert and the alerts it updated, newest first."""
+        chain = [alert_id]
+        while len(chain) < 100:
+            earlier = tx.scalar("SELECT refers_to FROM al_alerts WHERE id = ?", (chain[-1],))
+            if not earlier or earlier in chain:
+                break
+            chain.append(earlier)
+        return chain
+
+    def _supersede(self, tx: Tx, alert_id: int) -> None:
+        _stop_queued(tx, alert_id)
+        tx.execute("UPDATE al_alerts SET state = 'superseded', updated = ?, version = version + 1 WHERE id = ?"
+                   f" AND state IN ({', '.join('?' for _ in (*OPEN_STATES, 'sent'))})",
+                   (self.clock.iso(), alert_id, *OPEN_STATES, "sent"))
+
+    def ingest(self, by: Principal, alert: Alert, source: str, *, refers_to: int | None = None) -> tuple[int, str]:
         """A machine source (JMA, CAP feed, API client): drills go to staff at once, rules may send at once,
-        anything else waits for an approver. The same identifier twice is the same alert. → (id, state)"""
+        anything else waits for an approver. The same identifier twice is the same alert. → (id, state)
+
+        With `refers_to` the alert is an Update or Cancel of that alert (same tenant): an Update supersedes it
+        (now if it was never sent, else when the update is sent); a Cancel goes to whoever it reached."""
         if not (by.is_system or (by.purpose == "receiver" and by.tenant_code == alert.tenant_code)):
             raise Forbidden("only the hub's feeds and receiver API keys may submit machine alerts")
         self._prepare(alert)
@@ -201,17 +240,34 @@ class AlertStore:
             known = tx.one("SELECT id, state FROM al_alerts WHERE identifier = ?", (alert.identifier,))
             if known:
                 return known["id"], known["state"]
+            if refers_to is not None:
+                earlier = self._row(tx, refers_to, None)
+                if earlier["tenant_code"] != alert.tenant_code or alert.msg_type == "Alert":
+                    raise Invalid("an update or cancel must be of the same municipality and say so (msgType)")
             rules = tx.query("SELECT id, min_severity FROM al_rules WHERE tenant_code = ? AND source = ?"
                              " AND topic IN (?, '*')", (alert.tenant_code, source, alert.topic))
             rule = next((r for r in rules if severity_rank(alert.severity) >= severity_rank(r["min_severity"])), None)
-            alert_id = self._insert(tx, alert, "pending", source, by.actor, None)
+            alert_id = self._insert(tx, alert, "pending", source, by.actor, None, refers_to=refers_to)
+            if refers_to is not None and alert.msg_type == "Update" and earlier["state"] in UNTOLD_STATES:
+                self._supersede(tx, refers_to)  # never sent: the update alone is what counts now
             row = self._row(tx, alert_id, None)
             auto = "staff-only" if alert.status != "Actual" else (f"rule:{rule['id']}" if rule else None)
-            if auto:
-                self._dispatch(tx, row, auto)
+            queued = self._dispatch(tx, row, auto) if auto else 0
             self.audit.append(tx, by.actor, "alert.ingest", f"alert:{alert_id}", tenant=alert.tenant_code,
-                              after={"identifier": alert.identifier, "source": source, "auto": auto})
-            return alert_id, tx.scalar("SELECT state FROM al_alerts WHERE id = ?", (alert_id,))
+                              after={"identifier": alert.identifier, "source": source, "auto": auto,
+                                     "refers_to": refers_to})
+            state = tx.scalar("SELECT state FROM al_alerts WHERE id = ?", (alert_id,))
+        self._queued(queued)
+        return alert_id, state
+
+    def supersede(self, by: Principal, alert_id: int) -> None:
+        """The alert gives way to something that is not mailed (e.g. a warning downgraded to a feed-only
+        advisory): queued messages stop, the alert leaves the public feeds."""
+        with self.db.transaction() as tx:
+            row = self._row(tx, alert_id, by)
+            self._supersede(tx, alert_id)
+            self.audit.append(tx, by.actor, "alert.supersede", f"alert:{alert_id}", tenant=row["tenant_code"],
+                              after={"state_before": row["state"]})
 
     def set_rule(self, by: Principal, tenant_code: str, source: str, topic: str, min_severity: str) -> None:
         if not by.admin_of(tenant_code):
@@ -251,8 +307,7 @@ class AlertStore:
                 raise Forbidden("cancelling alerts needs the composer or approver role")
             if row["state"] not in (*OPEN_STATES, "sent"):
                 raise Conflict(f"the alert is {row['state']} already")
-            stopped = tx.execute("UPDATE al_outbox SET state = 'cancelled' WHERE alert_id = ? AND state = 'queued'",
-                                 (alert_id,)).rowcount
+            stopped = _stop_queued(tx, alert_id)
             self._move(tx, row, "cancelled")
             notice_id = None
             if notice and row["state"] in ("sending", "sent"):
@@ -271,10 +326,11 @@ class AlertStore:
         """Scheduled sends whose time has come, expiry, and sends that have finished (the scheduler calls this)."""
         now = self.clock.iso()
         done = {"started": 0, "expired": 0, "finished": 0}
+        queued = 0
         with self.db.transaction() as tx:
             for row in tx.query("SELECT * FROM al_alerts WHERE state = 'scheduled' AND send_at <= ?", (now,)):
                 self._move(tx, row, "pending")
-                self._dispatch(tx, self._row(tx, row["id"], None), row["approver"])
+                queued += self._dispatch(tx, self._row(tx, row["id"], None), row["approver"])
                 done["started"] += 1
             for row in tx.query("SELECT id FROM al_alerts WHERE state IN ('pending', 'scheduled', 'sending')"
                                 " AND expires IS NOT NULL AND expires <= ?", (now,)):
@@ -284,7 +340,15 @@ class AlertStore:
             done["finished"] = tx.execute(
                 "UPDATE al_alerts SET state = 'sent', updated = ? WHERE state = 'sending' AND NOT EXISTS"
                 " (SELECT 1 FROM al_outbox o WHERE o.alert_id = al_alerts.id AND o.state = 'queued')", (now,)).rowcount
+        self._queued(queued)
         return done
+
+
+def _stop_queued(tx: Tx, alert_id: int) -> int:
+    """Queued messages of an alert are not sent. A row a worker holds (lease_owner set) may be on the wire
+    already: it keeps its owner, so a later Cancel still counts its subscriber as reached (targeting.queue)."""
+    return tx.execute("UPDATE al_outbox SET state = 'cancelled' WHERE alert_id = ? AND state = 'queued'",
+                      (alert_id,)).rowcount
 
 
 def _cap_time(d: datetime | None) -> str:

@@ -27,7 +27,7 @@ from alerts.subscriptions import SubscriberStore
 from alerts.targeting import Targeting
 from alerts.templates import feature_phone_preview
 from alerts.vapid import VapidKeys
-from alerts.worker import Worker
+from alerts.worker import Wakeup, Worker
 from machihub.audit import AuditLog
 from machihub.clock import Clock
 from machihub.db import Database, SqliteDatabase, open_database
@@ -69,6 +69,7 @@ class Alerts:
     bounces: Bounces
     vapid: VapidKeys
     dkim: DkimSigner | None
+    wakeup: Wakeup       # lifecycle → this process's workers: rows queued, start now
 
     def stats(self, alert_id: int, by: Principal) -> dict[str, Any]:
         record = self.lifecycle.get(alert_id, by)
@@ -92,7 +93,8 @@ class Alerts:
         return Worker(outbox=outbox, composer=Composer(db, self.config, self.links, self.sealer, self.dkim), subs=subs,
                       links=self.links, channels=build_channels(self.config, {"vapid": self.vapid}, kinds),
                       name=name, journal_dir=Path(self.config.data_dir) / "outbox-journal",
-                      batch=self.config.worker_batch, serial=self.config.serial_handoff, poll_s=poll_s)
+                      batch=self.config.worker_batch, serial=self.config.serial_handoff, poll_s=poll_s,
+                      wakeup=self.wakeup)
 
     async def run_worker(self, name: str, *, until_idle: bool = False, stop: asyncio.Event | None = None,
                          kinds: tuple[str, ...] | None = None) -> Counter[str]:
@@ -147,8 +149,9 @@ def build_alerts(hub: Any, config: AlertConfig | None = None) -> Alerts:
     outbox = Outbox(hub.db, hub.clock, config)
     subs = SubscriberStore(hub.db, hub.clock, config, hub.tenants, areas, outbox, links, sealer)
     dkim = DkimSigner(config.dkim_key, config.dkim_selector, config.dkim_signing_domain) if config.dkim_key else None
+    wakeup = Wakeup()
     return Alerts(config=config, db=hub.db, clock=hub.clock, audit=hub.audit, tenants=hub.tenants, links=links,
                   sealer=sealer, areas=areas, outbox=outbox, subscribers=subs, admin=SubscriberAdmin(subs, hub.audit),
-                  lifecycle=AlertStore(hub.db, hub.clock, hub.audit, Targeting(areas), config),
+                  lifecycle=AlertStore(hub.db, hub.clock, hub.audit, Targeting(areas), config, on_queued=wakeup.notify),
                   bounces=Bounces(hub.db, hub.clock, links, sealer),
-                  vapid=VapidKeys(config.vapid_key_path, config.vapid_sub), dkim=dkim)
+                  vapid=VapidKeys(config.vapid_key_path, config.vapid_sub), dkim=dkim, wakeup=wakeup)

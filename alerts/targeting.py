@@ -110,7 +110,9 @@ class Targeting:
         if alert.status != "Actual":  # Exercise, Test (drills), System, Draft: staff subscribers only
             who, who_params = "AND s.audience = 'staff'", ()
         elif recipients_of is not None:  # a cancel notice goes to whoever got the original
-            who = "AND s.id IN (SELECT subscriber_id FROM al_outbox WHERE alert_id = ? AND state = 'sent')"
+            # 'sent', or stopped while a worker held it: its hand-off may be acknowledged after this query
+            who = ("AND s.id IN (SELECT subscriber_id FROM al_outbox WHERE alert_id = ? AND (state = 'sent'"
+                   " OR (state = 'cancelled' AND lease_owner IS NOT NULL)))")
             who_params = (recipients_of,)
         else:
             self.fill_targets(tx, alert)

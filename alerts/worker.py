@@ -28,6 +28,32 @@ from alerts.render import Composer
 from alerts.subscriptions import SubscriberStore
 
 
+class Wakeup:
+    """'New rows are queued': from the lifecycle (any thread, after its commit) to the workers of this process,
+    so a send starts at once instead of at the next poll. Workers in other processes still poll."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    def subscribe(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        with self._lock:
+            self._waiting.append((loop, event))
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        with self._lock:
+            self._waiting = [(lp, ev) for lp, ev in self._waiting if ev is not event]
+
+    def notify(self) -> None:
+        with self._lock:
+            waiting = list(self._waiting)
+        for loop, event in waiting:
+            try:
+                loop.call_soon_threadsafe(event.set)  # asyncio.Event is not thread-safe; its loop sets it
+            except RuntimeError:  # that loop has closed
+                self.unsubscribe(event)
+
+
 class AckWriter:
     """Copies hand-offs from the journal into the database in batches, from one thread. A failed batch is
     retried; the journal keeps it meanwhile (and after a crash)."""
@@ -90,7 +116,7 @@ class HandoffGate:
 class Worker:
     def __init__(self, *, outbox: Outbox, composer: Composer, subs: SubscriberStore, links: Links,
                  channels: dict[str, Channel], name: str, journal_dir: Path, batch: int = 200,
-                 serial: bool = True, poll_s: float = 0.25) -> None:
+                 serial: bool = True, poll_s: float = 0.25, wakeup: Wakeup | None = None) -> None:
         self.outbox, self.composer, self.subs, self.links = outbox, composer, subs, links
         self.channels, self.batch, self.serial, self.poll_s = channels, batch, serial, poll_s
         self.name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
@@ -100,8 +126,9 @@ class Worker:
         self._inflight: dict[int, Delivery] = {}
         self._paused: dict[str, float] = {}
         self._down_s: dict[str, float] = {}
-        self._room = asyncio.Event()
+        self._room = asyncio.Event()   # set when a lane frees room or new rows were queued (Wakeup)
         self._busy = 0
+        self.wakeup = wakeup
 
     async def run(self, *, until_idle: bool = False, stop: asyncio.Event | None = None) -> Counter[str]:
         """Work until `stop` is set (or, with until_idle, until nothing is due). Returns result counts."""
@@ -117,8 +144,12 @@ class Worker:
         lanes = [asyncio.create_task(self._lane(kind, i, queues, gate))
                  for kind, ch in self.channels.items() for i in range(ch.concurrency)]
         beat = asyncio.create_task(self._heartbeat())
+        stopping = asyncio.create_task(self._wake_when(stop))  # stop at once, not after the poll
+        if self.wakeup is not None:
+            self.wakeup.subscribe(loop, self._room)
         try:
             while not stop.is_set():
+                self._room.clear()  # before claiming: a wake-up during the claim is not lost
                 active = [k for k in self.channels if self._paused.get(k, 0.0) <= loop.time()]
                 room = 2 * self.batch - len(self._inflight)
                 rows = await asyncio.to_thread(self.outbox.claim, self.me, active, min(self.batch, room)) \
@@ -128,16 +159,17 @@ class Worker:
                     continue
                 if until_idle and not self._inflight:
                     break
-                self._room.clear()
                 try:
                     await asyncio.wait_for(self._room.wait(), self.poll_s)
                 except TimeoutError:
                     pass
         finally:
+            if self.wakeup is not None:
+                self.wakeup.unsubscribe(self._room)
             await self._drain(queues)
-            for task in [*lanes, beat]:
+            for task in [*lanes, beat, stopping]:
                 task.cancel()
-            await asyncio.gather(*lanes, beat, return_exceptions=True)
+            await asyncio.gather(*lanes, beat, stopping, return_exceptions=True)
             if self._inflight:  # handed back unsent (no attempt counted)
                 await asyncio.to_thread(self.outbox.release, list(self._inflight), self.me)
                 self._inflight.clear()
@@ -239,6 +271,10 @@ class Worker:
         for i in ids:
             self._inflight.pop(i, None)
         self.counts["released"] += len(ids)
+        self._room.set()
+
+    async def _wake_when(self, stop: asyncio.Event) -> None:
+        await stop.wait()
         self._room.set()
 
     async def _heartbeat(self) -> None:

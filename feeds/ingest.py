@@ -1,7 +1,8 @@
 """Telegram → alerts: parse safely, validate, store every telegram (fd_telegrams), drop repeats and older
 telegrams, map area codes to tenants, and hand each tenant's alert to the alert lifecycle (rules: send at once
-or draft for approval) or keep it as a feed-only notice. 取消 cancels and 訂正/newer telegrams update the alert
-of the same event. Drills (訓練/試験) become CAP Exercise/Test alerts, which go to staff only."""
+or draft for approval) or keep it as a feed-only notice. A 訂正 or newer telegram that changes what residents
+were told becomes a CAP Update that supersedes the alert of the same event; 取消 cancels it and tells exactly
+those it reached. Drills (訓練/試験) become CAP Exercise/Test alerts, which go to staff only."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from alerts.lifecycle import OPEN_STATES
 from alerts.model import JST, Alert, AlertArea, AlertText
 from feeds.cap import CapReference, parse_cap
 from feeds.jma import parse_jma
@@ -127,13 +129,10 @@ class FeedIngest:
                 self._link(key, code, row["alert_id"], row["notice_id"], plan.signature, tid)
                 continue  # nothing new for residents
             alert = self._alert(t, plan)
-            if row:
-                self._stop(row)
-                if row["alert_id"]:
-                    old = self.hub.alerts.lifecycle.get(row["alert_id"]).alert
-                    alert.msg_type = "Update"
-                    alert.references = [CapReference(old.sender, old.identifier, _cap_time(old.sent))]
+            refers_to = self._as_update(row, alert) if row else None
             if plan.action == FEED:
+                if refers_to is not None:  # downgraded to feed-only: the alert gives way to the notice
+                    self.hub.alerts.lifecycle.supersede(SYSTEM, refers_to)
                 nid = self._notice(alert)
                 self._link(key, code, None, nid, plan.signature, tid)
                 result.notices.append((code, nid))
@@ -141,9 +140,28 @@ class FeedIngest:
             self._ensure_rules(code)
             if plan.action == DRAFT and alert.severity in ("Extreme",):
                 alert.severity = "Severe"
-            aid, state = self.hub.alerts.lifecycle.ingest(SYSTEM, alert, "jma")
+            aid, state = self.hub.alerts.lifecycle.ingest(SYSTEM, alert, "jma", refers_to=refers_to)
             self._link(key, code, aid, None, plan.signature, tid)
             result.alerts.append((code, aid, state))
+
+    def _as_update(self, row: dict[str, Any], alert: Alert) -> int | None:
+        """Make `alert` a CAP Update of what the event had so far; returns the alert it supersedes, if any."""
+        earlier: Alert | None = None
+        refers_to = None
+        if row["notice_id"]:
+            with self.hub.db.transaction() as tx:
+                body = tx.scalar("SELECT body FROM fd_notices WHERE id = ?", (row["notice_id"],))
+                tx.execute("UPDATE fd_notices SET state = 'superseded' WHERE id = ?", (row["notice_id"],))
+            earlier = Alert.from_json(body) if body else None
+        if row["alert_id"]:
+            rec = self.hub.alerts.lifecycle.get(row["alert_id"])
+            if rec.state in (*OPEN_STATES, "sent"):
+                earlier, refers_to = rec.alert, rec.id
+        if earlier is not None:
+            alert.msg_type = "Update"
+            alert.references = [*earlier.references, CapReference(earlier.sender, earlier.identifier,
+                                                                   _cap_time(earlier.sent))]
+        return refers_to
 
     def _alert(self, t: JmaTelegram, plan: Plan) -> Alert:
         tenant = self.hub.tenants.get(plan.tenant_code)
@@ -157,7 +175,7 @@ class FeedIngest:
         return Alert(tenant_code=tenant.code, topic=plan.topic, event=plan.event, status=status,
                      texts={"ja": AlertText(headline=plan.ja, description=t.headline, instruction=""),
                             "en": AlertText(headline=plan.en, description="")},
-                     areas=[area], urgency=plan.urgency, severity=plan.severity, certainty="Observed",
+                     areas=[area], urgency=plan.urgency, severity=plan.severity, certainty=plan.certainty,
                      identifier=f"jma-{tenant.code}-{digest[:24]}",
                      sender=f"machihub.{tenant.code}@{self.hub.alerts.config.mail_domain}", sent=t.report_datetime.astimezone(JST),
                      sender_name=t.editorial_office, note=f"JMA {t.type_code or t.control_title} {t.info_type}"
@@ -188,29 +206,24 @@ class FeedIngest:
                        " updated) VALUES (?, ?, ?, ?, ?, ?, ?)", (key, code, alert_id, notice_id, sig, tid,
                                                                   self.hub.clock.iso()))
 
-    def _stop(self, row: dict[str, Any]) -> str | None:
-        """Stop the alert an event had so far; returns its state before."""
+    def _withdraw(self, row: dict[str, Any], t: JmaTelegram, tid: int, ja: str, en: str) -> None:
+        """取消, or lifted for this town: the event's alert stops; whoever it reached gets a CAP Cancel."""
         if row["notice_id"]:
             with self.hub.db.transaction() as tx:
-                tx.execute("UPDATE fd_notices SET state = 'superseded' WHERE id = ?", (row["notice_id"],))
-        if not row["alert_id"]:
-            return None
-        rec = self.hub.alerts.lifecycle.get(row["alert_id"])
-        if rec.state in ("draft", "pending", "scheduled", "sending", "sent"):
-            self.hub.alerts.lifecycle.cancel(SYSTEM, row["alert_id"])
-        return rec.state
-
-    def _withdraw(self, row: dict[str, Any], t: JmaTelegram, tid: int, ja: str, en: str) -> None:
-        before = self._stop(row)
-        if before in ("sending", "sent"):  # residents were told: tell them it is withdrawn
-            old = self.hub.alerts.lifecycle.get(row["alert_id"]).alert
-            msg = Alert(tenant_code=old.tenant_code, topic=old.topic, event=old.event, status=old.status,
-                        texts={"ja": AlertText(headline=ja), "en": AlertText(headline=en)}, areas=old.areas,
-                        urgency="Past", severity=old.severity, certainty=old.certainty, msg_type="Cancel",
-                        identifier=old.identifier + f"-c{tid}", sender_name=old.sender_name,
-                        references=[CapReference(old.sender, old.identifier, _cap_time(old.sent))])
-            self._ensure_rules(old.tenant_code)
-            self.hub.alerts.lifecycle.ingest(SYSTEM, msg, "jma")
+                tx.execute("UPDATE fd_notices SET state = 'withdrawn' WHERE id = ?", (row["notice_id"],))
+        if row["alert_id"]:
+            rec = self.hub.alerts.lifecycle.get(row["alert_id"])
+            if rec.state in (*OPEN_STATES, "sent"):
+                self.hub.alerts.lifecycle.cancel(SYSTEM, rec.id)
+            if rec.state in ("sending", "sent"):  # residents were told: tell the same people it is withdrawn
+                old = rec.alert
+                msg = Alert(tenant_code=old.tenant_code, topic=old.topic, event=old.event, status=old.status,
+                            texts={"ja": AlertText(headline=ja), "en": AlertText(headline=en)}, areas=old.areas,
+                            urgency="Past", severity=old.severity, certainty=old.certainty, msg_type="Cancel",
+                            identifier=old.identifier + f"-c{tid}", sender_name=old.sender_name,
+                            references=[*old.references, CapReference(old.sender, old.identifier, _cap_time(old.sent))])
+                self._ensure_rules(old.tenant_code)
+                self.hub.alerts.lifecycle.ingest(SYSTEM, msg, "jma", refers_to=rec.id)
         with self.hub.db.transaction() as tx:
             tx.execute("DELETE FROM fd_events WHERE id = ?", (row["id"],))
 

@@ -40,7 +40,7 @@ __all__ = ["AreaWarning", "Earthquake", "Eew", "HeadlineItem", "Intensity", "Jma
            "TsunamiForecast", "VolcanoItem", "municipality_code", "municipality_codes", "parse_jma"]
 
 NS_REPORT = "http://xml.kishou.go.jp/jmaxml1/"
-_AREA_TAGS = frozenset({"Area", "Pref", "City", "TargetArea"})
+_AREA_TAGS = ("{*}Area", "{*}Pref", "{*}City", "{*}TargetArea")  # lxml filters these in C while iterating
 _BODY_KINDS = {f"{NS_REPORT}body/{k}1/": k for k in ("meteorology", "seismology", "volcanology")}
 _COORD = re.compile(r"^([+-][\d.]+)([+-][\d.]+)([+-][\d.]+)?/$")
 
@@ -109,8 +109,9 @@ def municipality_codes(telegram: JmaTelegram) -> list[str]:
 # --- Body -------------------------------------------------------------------------------------------------
 
 def _body_fields(body: etree._Element, type_code: str | None) -> dict[str, object]:
-    fields: dict[str, object] = {"areas": unique_areas(_body_areas(body))}
-    fields["warnings"] = tuple(_warnings(body))
+    memo: dict[etree._Element, JmaArea] = {}  # warning areas are also Body areas: read each once
+    fields: dict[str, object] = {"areas": unique_areas(_body_areas(body, memo))}
+    fields["warnings"] = tuple(_warnings(body, memo))
     quake = body.find("{*}Earthquake")
     if quake is not None:
         fields["earthquake"] = _earthquake(quake)
@@ -132,16 +133,13 @@ def _body_fields(body: etree._Element, type_code: str | None) -> dict[str, objec
     return fields
 
 
-def _body_areas(body: etree._Element):
-    for el in body.iter():
-        if not isinstance(el.tag, str):
-            continue
-        name = etree.QName(el).localname
-        if name in _AREA_TAGS and el.find("{*}Code") is not None:
-            area = _area(el)
+def _body_areas(body: etree._Element, memo: dict[etree._Element, JmaArea]):
+    for el in body.iter(*_AREA_TAGS):
+        if _child(el, "Code") is not None:
+            area = memo[el] = _area(el)
             if area.kind != "epicentre":  # the hypocentre is an event location, not an area concerned
                 yield area
-        if name == "Area" and _text(el, "CityCode"):  # 指定河川洪水予報: towns of an inundation zone
+        if _local(el) == "Area" and _text(el, "CityCode"):  # 指定河川洪水予報: towns of an inundation zone
             yield JmaArea(_text(el, "CityCode") or "", _text(el, "City") or "", MUNICIPALITY)
 
 
@@ -153,49 +151,50 @@ def _area(el: etree._Element) -> JmaArea:
 def _code_type(el: etree._Element, code: str) -> str:
     """Which code table an area code is from: the Code@type, the nearest codeType, a CodeDefine naming
     this element's path, or (meteorology) the Warning type and the code's shape."""
-    code_el = el.find("{*}Code")
+    code_el = _child(el, "Code")
     for explicit in (code_el.get("type") if code_el is not None else None, el.get("codeType")):
         if explicit:
             return explicit
     parent = el.getparent()
-    if parent is not None and etree.QName(parent).localname == "Areas" and parent.get("codeType"):
+    if parent is not None and _local(parent) == "Areas" and parent.get("codeType"):
         return parent.get("codeType")
-    path = [etree.QName(el).localname]
+    path = [_local(el)]
     for anc in el.iterancestors():
-        define = anc.find("{*}CodeDefine")
+        define = _child(anc, "CodeDefine")
         if define is not None:
             xpath = "/".join([*reversed(path), "Code"])
             for t in define.iterfind("{*}Type"):
                 if t.get("xpath") == xpath:
                     return (t.text or "").strip()
             break
-        if etree.QName(anc).localname == "Warning":
+        if _local(anc) == "Warning":
             wtype = anc.get("type", "")
             if wtype.endswith("（市町村等）") or wtype == "土砂災害警戒情報":
                 return MUNICIPALITY
             break
-        path.append(etree.QName(anc).localname)
+        path.append(_local(anc))
     return code_type_by_shape(code)
 
 
-def _warnings(body: etree._Element):
+def _warnings(body: etree._Element, memo: dict[etree._Element, JmaArea]):
     for warning in body.iterfind("{*}Warning"):
         wtype = warning.get("type", "")
         for item in warning.iterfind("{*}Item"):
             kinds = tuple(_kind(k) for k in item.iterfind("{*}Kind"))
             for area_el in (*item.iterfind("{*}Area"), *item.iterfind("{*}Areas/{*}Area")):
-                yield AreaWarning(wtype, _area(area_el), kinds, _text(item, "ChangeStatus"),
+                area = memo.get(area_el) or _area(area_el)
+                yield AreaWarning(wtype, area, kinds, _text(item, "ChangeStatus"),
                                   _text(item, "FullStatus"))
 
 
 def _kind(kind: etree._Element | None, last: etree._Element | None = None) -> Kind:
     if kind is None:
         return Kind(None, None)
+    k = _texts(kind)  # one pass over the children instead of one search per field
     if last is None:
-        last = kind.find("{*}LastKind")
-    return Kind(_text(kind, "Name"), _text(kind, "Code"), _text(kind, "Status"), _text(kind, "Condition"),
-                _text(last, "Name") if last is not None else None,
-                _text(last, "Code") if last is not None else None)
+        last = _child(kind, "LastKind")
+    lk = _texts(last) if last is not None else {}
+    return Kind(k.get("Name"), k.get("Code"), k.get("Status"), k.get("Condition"), lk.get("Name"), lk.get("Code"))
 
 
 def _earthquake(quake: etree._Element) -> Earthquake:
@@ -296,8 +295,28 @@ def _headline_items(head: etree._Element):
 
 # --- small helpers ----------------------------------------------------------------------------------------
 
+def _local(el: etree._Element) -> str:
+    tag = el.tag
+    return tag[tag.rfind("}") + 1:] if isinstance(tag, str) else ""
+
+
+def _child(el: etree._Element, name: str) -> etree._Element | None:
+    """First child element with that local name, any namespace: find("{*}name") without ElementPath's
+    per-call overhead (lxml filters the children in C)."""
+    return next(el.iterchildren("{*}" + name), None)
+
+
+def _texts(el: etree._Element) -> dict[str, str | None]:
+    """What _text(el, name) gives for each child name, in one pass (the first child of a name wins)."""
+    out: dict[str, str | None] = {}
+    for child in el:
+        if isinstance(child.tag, str):
+            out.setdefault(_local(child), (child.text or "").strip() or None)
+    return out
+
+
 def _text(el: etree._Element, path: str) -> str | None:
-    found = el.find("{*}" + path)
+    found = _child(el, path) if "/" not in path else el.find("{*}" + path)
     if found is None or found.text is None:
         return None
     return found.text.strip() or None

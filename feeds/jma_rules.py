@@ -2,13 +2,15 @@
 and the short plain text residents get (Japanese and English). Pure functions: no store, no network.
 
 Rules (the hub's defaults, enforced with per-tenant alert rules, see feeds.ingest.DEFAULT_RULES):
-特別警報, 震度5弱以上 in the town, 津波警報/大津波警報 and 噴火警報（居住地域） → send at once (Extreme or Severe);
-注意報 and other minor information → feed only (no mail); everything else → draft for approval."""
+特別警報, 震度5弱以上 in the town (or, in 震度速報, in the town's 細分区域), 緊急地震速報（警報） forecasting
+震度5弱以上 in the town's 細分区域, 津波警報/大津波警報 and 噴火警報（居住地域） → send at once (Extreme or Severe);
+注意報, 緊急地震速報（予報） and other minor information → feed only (no mail); everything else → draft for approval."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from feeds.jma_areas import seismic_area_name, seismic_areas
 from feeds.jma_model import JmaTelegram
 from machihub.tenants import Tenant
 
@@ -33,6 +35,7 @@ class Plan:
     ja: str              # 「高松市に大雨特別警報。命を守る行動を。」
     en: str
     signature: str       # what residents were told; the same signature again is not news
+    certainty: str = "Observed"
 
 
 def intensity_rank(value: str | None) -> int:
@@ -91,6 +94,28 @@ def _weather(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
     return plans
 
 
+def _intensity_en(label: str) -> str:
+    return label.replace("弱", " lower").replace("強", " upper")
+
+
+def _quake_action(rank: int) -> tuple[str, str]:
+    """(action, severity) for an observed intensity: 5弱+ send, 4 draft, 3 feed."""
+    if rank >= intensity_rank("5-"):
+        return SEND, "Extreme" if rank >= intensity_rank("6-") else "Severe"
+    return (DRAFT, "Moderate") if rank >= intensity_rank("4") else (FEED, "Minor")
+
+
+def _by_area(values: Iterable[tuple[str, str | None, str]], towns: dict[str, Tenant]) -> dict[str, tuple[str, str]]:
+    """Strongest (intensity, area name) per town from (細分区域 code, intensity, name) triples."""
+    town_areas = {code: seismic_areas(code) for code in towns}
+    best: dict[str, tuple[str, str]] = {}
+    for area, value, name in values:
+        for code, areas in town_areas.items():
+            if area in areas and intensity_rank(value) > intensity_rank(best.get(code, ("", ""))[0]):
+                best[code] = (value or "", name or seismic_area_name(area) or area)
+    return best
+
+
 def _quake(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
     best: dict[str, str] = {}
     for i in t.intensities:
@@ -103,25 +128,65 @@ def _quake(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
         rank = intensity_rank(value)
         if rank < intensity_rank("3"):
             continue
-        action = SEND if rank >= intensity_rank("5-") else DRAFT if rank >= intensity_rank("4") else FEED
-        severity = "Extreme" if rank >= intensity_rank("6-") else "Severe" if action == SEND else "Moderate" \
-            if action == DRAFT else "Minor"
+        action, severity = _quake_action(rank)
         plans.append(Plan(code, action, "quake", severity, "Immediate", f"震度{label}",
                           f"{town}で震度{label}の地震。身の安全を確保し、火の元と周りの被害を確かめてください。",
-                          f"Earthquake of seismic intensity {label.replace('弱', ' lower').replace('強', ' upper')} "
+                          f"Earthquake of seismic intensity {_intensity_en(label)} "
                           f"in {en_town}. Stay safe, check for fire and damage around you.", f"int:{value}"))
-    if plans:
-        return plans
-    for i in t.intensities:  # 震度速報: prefectures and regions only
+    if plans or any(i.level == "city" for i in t.intensities):
+        return plans  # towns observed one by one: their own intensity decides
+    # 震度速報: 細分区域 only. A town shares its area's strongest intensity.
+    areas = _by_area(((i.code, i.max_int, i.name) for i in t.intensities if i.level == "area"), towns)
+    for code, (value, area_name) in areas.items():
+        rank = intensity_rank(value)
+        if rank < intensity_rank("3"):
+            continue
+        town, label = towns[code].name, INTENSITY_JA.get(value, value)
+        action, severity = _quake_action(rank)
+        plans.append(Plan(code, action, "quake", severity, "Immediate", f"震度{label}",
+                          f"{town}を含む{area_name}で震度{label}の地震。身の安全を確保し、火の元と周りの被害を確かめてください。",
+                          f"Earthquake of seismic intensity {_intensity_en(label)} in the area of "
+                          f"{towns[code].name_en or town}. Stay safe, check for fire and damage around you.",
+                          f"area:{value}"))
+    mapped = {code for code in towns if seismic_areas(code)}
+    for i in t.intensities:  # towns the code table does not know: by prefecture, for approval
         if i.level != "pref" or intensity_rank(i.max_int) < intensity_rank("5-"):
             continue
         for code, tenant in towns.items():
-            if _pref_code(tenant) == i.code[:2]:
+            if code not in mapped and _pref_code(tenant) == i.code[:2]:
                 label = INTENSITY_JA.get(i.max_int or "", i.max_int or "")
                 plans.append(Plan(code, DRAFT, "quake", "Severe", "Immediate", f"{i.name}で最大震度{label}",
                                   f"{i.name}で最大震度{label}の地震。身の安全を確保してください。",
                                   f"Earthquake with seismic intensity up to {label} in the prefecture. Stay safe.",
                                   f"pref:{i.max_int}"))
+    return plans
+
+
+def _eew(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
+    """緊急地震速報: the forecast lower bound in the town's 細分区域. Only the warning (VXSE43) is mailed."""
+    if t.eew is None:
+        return []
+    warning = t.type_code == "VXSE43"
+    kind = "警報" if warning else "予報"
+    plans = []
+    for code, (value, area_name) in _by_area(((a.code, a.max_int, a.name) for a in t.eew.areas), towns).items():
+        rank = intensity_rank(value)
+        if rank < intensity_rank("3"):
+            continue
+        town, label = towns[code].name, INTENSITY_JA.get(value, value)
+        en_town = towns[code].name_en or town
+        if warning and rank >= intensity_rank("5-"):
+            plans.append(Plan(code, SEND, "quake", "Extreme" if rank >= intensity_rank("6-") else "Severe",
+                              "Immediate", "緊急地震速報（警報）",
+                              f"緊急地震速報。{town}で強い揺れ（震度{label}程度以上）が予想されます。身の安全を確保してください。",
+                              f"Earthquake Early Warning: strong shaking (seismic intensity {_intensity_en(label)} "
+                              f"or more) expected in {en_town}. Protect yourself now.", f"eew:{value}", "Likely"))
+        else:
+            plans.append(Plan(code, FEED, "quake", "Moderate" if warning else "Minor", "Immediate",
+                              f"緊急地震速報（{kind}）",
+                              f"緊急地震速報（{kind}）：{area_name}で震度{label}程度の揺れが予想されます。",
+                              f"Earthquake Early Warning ({'warning' if warning else 'forecast'}): seismic intensity "
+                              f"{_intensity_en(label)} expected around {en_town}.", f"eew:{value}", "Likely"))
     return plans
 
 
@@ -187,6 +252,8 @@ def plan_telegram(t: JmaTelegram, tenants: Iterable[Tenant], inland: frozenset[s
     towns = {x.code: x for x in tenants}
     if t.type_code in ("VXSE51", "VXSE53"):
         return _quake(t, towns)
+    if t.type_code in ("VXSE43", "VXSE44", "VXSE45"):
+        return _eew(t, towns)
     if t.tsunami:
         return _tsunami(t, towns, inland)
     if t.volcano:

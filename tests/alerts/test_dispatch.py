@@ -276,3 +276,19 @@ def test_dkim_signed_mail_through_the_relay_verifies(al, smtp, tmp_path):
         assert rec.data.startswith(b"DKIM-Signature:")
         assert dkim.verify(rec.data, dnsfunc=lambda name, timeout=5: record.get(name))  # noqa: B023
         assert rec.message["Date"].endswith("+0900")
+
+
+def test_cancel_reaches_mails_that_were_on_the_wire(al, smtp):
+    """A worker holds some rows (handed off, acknowledgement not yet written) when the alert is cancelled:
+    their subscribers may have the mail, so the Cancel notice goes to them too."""
+    t = al.towns
+    expected = population(al)
+    first = send(al, chome_alert())
+    held = al.outbox.claim("w-held", ["email"], 4)         # on the wire, not yet acknowledged
+    assert len(held) == 4
+    notice = al.lifecycle.cancel(t["composer"], first, AlertText(headline="先ほどのメールは取り消します"))
+    al.lifecycle.approve(t["approver"], notice)
+    al.outbox.mark_sent([r.id for r in held], "w-held")     # the batched acknowledgement lands late
+    assert al.outbox.stats(notice)["queued"] == 4           # exactly the four that may have it
+    assert work(al)["sent"] == 4
+    assert {r.rcpt_tos[0] for r in smtp.received} <= expected and len(smtp.received) == 4

@@ -16,6 +16,7 @@ from feeds.cap import CapReference, parse_cap
 from feeds.jma import parse_jma
 from feeds.jma_model import JmaTelegram
 from feeds.jma_rules import DRAFT, FEED, Plan, plan_telegram
+from feeds.resident_text import resident_texts
 from feeds.schema import create_feeds_schema
 from machihub.errors import HubError, Invalid
 from machihub.principal import SYSTEM, Principal
@@ -115,14 +116,15 @@ class FeedIngest:
             prior = {r["tenant_code"]: r for r in tx.query("SELECT * FROM fd_events WHERE event_key = ?", (key,))}
         if t.is_cancellation:
             for row in prior.values():
-                self._withdraw(row, t, tid, f"{t.title}は取り消されました。", "JMA withdrew this information.")
+                self._withdraw(row, t, tid, f"{t.title}は取り消されました。", "JMA withdrew this information.",
+                               "withdrawn")
             result.detail = f"cancelled {len(prior)} tenant alert(s)"
             return
         plans = {p.tenant_code: p for p in plan_telegram(t, self.hub.tenants.list(), self.inland)}
         for code, row in prior.items():
             if code not in plans:  # lifted for this town
                 self._withdraw(row, t, tid, f"{t.title}：{self.hub.tenants.get(code).name}の情報は解除されました。",
-                               "The warning for this town has been lifted.")
+                               "The warning for this town has been lifted.", "lifted")
         for code, plan in plans.items():
             row = prior.get(code)
             if row and row["signature"] == plan.signature and t.info_type != "訂正":
@@ -174,7 +176,8 @@ class FeedIngest:
         digest = hashlib.sha256(f"{event_key(t)}|{t.serial}|{_utc(t.report_datetime)}|{t.info_type}".encode()).hexdigest()
         return Alert(tenant_code=tenant.code, topic=plan.topic, event=plan.event, status=status,
                      texts={"ja": AlertText(headline=plan.ja, description=t.headline, instruction=""),
-                            "en": AlertText(headline=plan.en, description="")},
+                            "en": AlertText(headline=plan.en, description=""),
+                            **_texts(plan.kind, tenant, plan.intensity)},
                      areas=[area], urgency=plan.urgency, severity=plan.severity, certainty=plan.certainty,
                      identifier=f"jma-{tenant.code}-{digest[:24]}",
                      sender=f"machihub.{tenant.code}@{self.hub.alerts.config.mail_domain}", sent=t.report_datetime.astimezone(JST),
@@ -206,7 +209,7 @@ class FeedIngest:
                        " updated) VALUES (?, ?, ?, ?, ?, ?, ?)", (key, code, alert_id, notice_id, sig, tid,
                                                                   self.hub.clock.iso()))
 
-    def _withdraw(self, row: dict[str, Any], t: JmaTelegram, tid: int, ja: str, en: str) -> None:
+    def _withdraw(self, row: dict[str, Any], t: JmaTelegram, tid: int, ja: str, en: str, kind: str) -> None:
         """取消, or lifted for this town: the event's alert stops; whoever it reached gets a CAP Cancel."""
         if row["notice_id"]:
             with self.hub.db.transaction() as tx:
@@ -218,7 +221,8 @@ class FeedIngest:
             if rec.state in ("sending", "sent"):  # residents were told: tell the same people it is withdrawn
                 old = rec.alert
                 msg = Alert(tenant_code=old.tenant_code, topic=old.topic, event=old.event, status=old.status,
-                            texts={"ja": AlertText(headline=ja), "en": AlertText(headline=en)}, areas=old.areas,
+                            texts={"ja": AlertText(headline=ja), "en": AlertText(headline=en),
+                                   **_texts(kind, self.hub.tenants.get(old.tenant_code))}, areas=old.areas,
                             urgency="Past", severity=old.severity, certainty=old.certainty, msg_type="Cancel",
                             identifier=old.identifier + f"-c{tid}", sender_name=old.sender_name,
                             references=[*old.references, CapReference(old.sender, old.identifier, _cap_time(old.sent))])
@@ -262,6 +266,12 @@ class FeedIngest:
                     if name == "JIS-X0402" and value[:5] in ours:
                         return value[:5]
         raise Invalid("the CAP alert names no municipality of this hub (geocode JIS-X0402)")
+
+
+def _texts(kind: str, tenant: Any, intensity: str = "") -> dict[str, AlertText]:
+    """The plan's texts in the other languages residents choose (feeds.resident_text)."""
+    return {lang: AlertText(headline=h, instruction=i)
+            for lang, (h, i) in resident_texts(kind, tenant.name, tenant.name_en or tenant.name, intensity).items()}
 
 
 def _serial(s: str | None) -> int:

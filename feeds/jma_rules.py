@@ -36,6 +36,8 @@ class Plan:
     en: str
     signature: str       # what residents were told; the same signature again is not news
     certainty: str = "Observed"
+    kind: str = ""       # feeds.resident_text key: the texts in the other languages residents choose
+    intensity: str = ""  # JMA seismic intensity (5-, 6+ …) for the quake kinds
 
 
 def intensity_rank(value: str | None) -> int:
@@ -74,23 +76,23 @@ def _weather(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
             plans.append(Plan(code, DRAFT, "weather", "Severe", "Expected", "土砂災害警戒情報",
                               f"{town}に土砂災害警戒情報。土砂災害警戒区域の方は避難を。",
                               f"Landslide alert for {towns[code].name_en or town}. Evacuate from landslide hazard areas.",
-                              "VXWW50:警戒"))
+                              "VXWW50:警戒", kind="landslide"))
         elif special:
             ev = "・".join(special)
             plans.append(Plan(code, SEND, "weather", "Extreme", "Immediate", ev, f"{town}に{ev}。命を守る行動を。",
                               f"{_english(special[0])} for {towns[code].name_en or town}. Take action now to save your life.",
-                              "|".join(sorted(names))))
+                              "|".join(sorted(names)), kind="special"))
         elif warnings:
             ev = "・".join(warnings)
             plans.append(Plan(code, DRAFT, "weather", "Severe", "Expected", ev,
                               f"{town}に{ev}。最新の情報に注意し、早めの避難に備えてください。",
                               f"{_english(warnings[0])} for {towns[code].name_en or town}. Follow updates and be ready to evacuate early.",
-                              "|".join(sorted(names))))
+                              "|".join(sorted(names)), kind="warning"))
         else:
             ev = "・".join(names)
             plans.append(Plan(code, FEED, "weather", "Minor", "Expected", ev, f"{town}に{ev}。今後の情報に注意してください。",
                               f"{_english(names[0])} for {towns[code].name_en or town}. Follow updates.",
-                              "|".join(sorted(names))))
+                              "|".join(sorted(names)), kind="advisory"))
     return plans
 
 
@@ -132,7 +134,8 @@ def _quake(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
         plans.append(Plan(code, action, "quake", severity, "Immediate", f"震度{label}",
                           f"{town}で震度{label}の地震。身の安全を確保し、火の元と周りの被害を確かめてください。",
                           f"Earthquake of seismic intensity {_intensity_en(label)} "
-                          f"in {en_town}. Stay safe, check for fire and damage around you.", f"int:{value}"))
+                          f"in {en_town}. Stay safe, check for fire and damage around you.", f"int:{value}",
+                          kind="quake", intensity=value))
     if plans or any(i.level == "city" for i in t.intensities):
         return plans  # towns observed one by one: their own intensity decides
     # 震度速報: 細分区域 only. A town shares its area's strongest intensity.
@@ -147,7 +150,7 @@ def _quake(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
                           f"{town}を含む{area_name}で震度{label}の地震。身の安全を確保し、火の元と周りの被害を確かめてください。",
                           f"Earthquake of seismic intensity {_intensity_en(label)} in the area of "
                           f"{towns[code].name_en or town}. Stay safe, check for fire and damage around you.",
-                          f"area:{value}"))
+                          f"area:{value}", kind="quake", intensity=value))
     mapped = {code for code in towns if seismic_areas(code)}
     for i in t.intensities:  # towns the code table does not know: by prefecture, for approval
         if i.level != "pref" or intensity_rank(i.max_int) < intensity_rank("5-"):
@@ -158,7 +161,7 @@ def _quake(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
                 plans.append(Plan(code, DRAFT, "quake", "Severe", "Immediate", f"{i.name}で最大震度{label}",
                                   f"{i.name}で最大震度{label}の地震。身の安全を確保してください。",
                                   f"Earthquake with seismic intensity up to {label} in the prefecture. Stay safe.",
-                                  f"pref:{i.max_int}"))
+                                  f"pref:{i.max_int}", kind="quake", intensity=i.max_int or ""))
     return plans
 
 
@@ -180,13 +183,15 @@ def _eew(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
                               "Immediate", "緊急地震速報（警報）",
                               f"緊急地震速報。{town}で強い揺れ（震度{label}程度以上）が予想されます。身の安全を確保してください。",
                               f"Earthquake Early Warning: strong shaking (seismic intensity {_intensity_en(label)} "
-                              f"or more) expected in {en_town}. Protect yourself now.", f"eew:{value}", "Likely"))
+                              f"or more) expected in {en_town}. Protect yourself now.", f"eew:{value}", "Likely",
+                              kind="eew", intensity=value))
         else:
             plans.append(Plan(code, FEED, "quake", "Moderate" if warning else "Minor", "Immediate",
                               f"緊急地震速報（{kind}）",
                               f"緊急地震速報（{kind}）：{area_name}で震度{label}程度の揺れが予想されます。",
                               f"Earthquake Early Warning ({'warning' if warning else 'forecast'}): seismic intensity "
-                              f"{_intensity_en(label)} expected around {en_town}.", f"eew:{value}", "Likely"))
+                              f"{_intensity_en(label)} expected around {en_town}.", f"eew:{value}", "Likely",
+                              kind="eew_forecast", intensity=value))
     return plans
 
 
@@ -209,12 +214,13 @@ def _tsunami(t: JmaTelegram, towns: dict[str, Tenant], inland: frozenset[str]) -
             plans.append(Plan(code, FEED, "quake", "Moderate", "Immediate", kind,
                               f"{town}の沿岸に津波注意報。海から上がり、海岸に近づかないでください。",
                               f"Tsunami advisory for the coast of {en_town}. Get out of the water and stay away from the shore.",
-                              kind))
+                              kind, kind="tsunami_advisory"))
         else:
             plans.append(Plan(code, SEND, "quake", "Extreme" if kind == "大津波警報" else "Severe", "Immediate", kind,
                               f"{town}の沿岸に{kind}。すぐに高台へ避難を。",
                               f"{'Major tsunami' if kind == '大津波警報' else 'Tsunami'} warning for {en_town}. "
-                              "Move to high ground now.", kind))
+                              "Move to high ground now.", kind,
+                              kind="tsunami_major" if kind == "大津波警報" else "tsunami"))
     return plans
 
 
@@ -229,21 +235,23 @@ def _volcano(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
             town, en_town = towns[code].name, towns[code].name_en or towns[code].name
             if "居住地域" in name or "レベル４" in name or "レベル５" in name:
                 plans[code] = Plan(code, SEND, "evacuation", "Extreme", "Immediate", name, f"{town}に{name}。自治体の避難情報に従ってください。",
-                                   f"Volcanic warning (residential areas) for {en_town}. Follow the evacuation orders.", name)
+                                   f"Volcanic warning (residential areas) for {en_town}. Follow the evacuation orders.", name,
+                                   kind="volcano_evacuate")
             elif "警報" in name:
                 plans[code] = Plan(code, DRAFT, "evacuation", "Severe", "Expected", name, f"{town}に{name}。火口周辺に近づかないでください。",
-                                   f"Volcanic warning (near the crater) for {en_town}. Keep away from the crater.", name)
+                                   f"Volcanic warning (near the crater) for {en_town}. Keep away from the crater.", name,
+                                   kind="volcano_crater")
             elif name:
                 plans[code] = Plan(code, FEED, "evacuation", "Minor", "Expected", name, f"{town}に{name}。",
-                                   f"Volcanic forecast for {en_town}.", name)
+                                   f"Volcanic forecast for {en_town}.", name, kind="volcano_forecast")
     return list(plans.values())
 
 
-def _by_prefecture(t: JmaTelegram, towns: dict[str, Tenant], event: str, ja: str, en: str) -> list[Plan]:
+def _by_prefecture(t: JmaTelegram, towns: dict[str, Tenant], event: str, ja: str, en: str, kind: str) -> list[Plan]:
     prefs = {a.code[:2] for a in t.areas if a.kind == "forecast_area" and a.code[:2].isdigit()}
     munis = {a.code[:5] for a in (*t.areas, *t.headline_areas) if a.kind == "municipality"}
     return [Plan(code, DRAFT, "weather", "Severe", "Immediate", event, ja.format(town=tenant.name),
-                 en.format(town=tenant.name_en or tenant.name), event)
+                 en.format(town=tenant.name_en or tenant.name), event, kind=kind)
             for code, tenant in towns.items() if code in munis or _pref_code(tenant) in prefs]
 
 
@@ -260,10 +268,10 @@ def plan_telegram(t: JmaTelegram, tenants: Iterable[Tenant], inland: frozenset[s
         return _volcano(t, towns)
     if t.type_code == "VPOA50":
         return _by_prefecture(t, towns, "記録的短時間大雨情報", "{town}の周辺で記録的短時間大雨。土砂災害や浸水に警戒を。",
-                              "Record short-time heavy rain near {town}. Beware of landslides and flooding.")
+                              "Record short-time heavy rain near {town}. Beware of landslides and flooding.", "rain_record")
     if t.type_code == "VXKOii":
         return _by_prefecture(t, towns, t.title, "{town}に" + t.title + "。川に近づかず、避難に備えてください。",
-                              "River flood forecast for {town}. Keep away from rivers and be ready to evacuate.")
+                              "River flood forecast for {town}. Keep away from rivers and be ready to evacuate.", "flood")
     if t.warnings:
         return _weather(t, towns)
     return []

@@ -153,3 +153,30 @@ def test_other_types_are_stored_for_staff(feeds):
 
 def test_samples_exist():
     assert len(SAMPLES) >= 25 and all(isinstance(p, Path) for p in SAMPLES)
+
+
+def test_residents_read_what_to_do_in_their_language(feeds, hub, smtp):
+    """震度5弱 observed in the town: each subscriber gets the short text, with what to do, in the language they
+    chose (the town's kanji name for Chinese and やさしい日本語, its romanised name for the others)."""
+    langs = {"ko": "ko@example.jp", "vi": "vi@example.jp", "pt": "pt@example.jp", "zh-Hant": "zh@example.jp",
+             "ja-x-easy": "easy@example.jp"}
+    hub.alerts.admin.import_subscribers(SYSTEM, "37201", [
+        {"email": email, "topics": ["quake"], "areas": [{"kind": "town"}], "language": lang}
+        for lang, email in langs.items()])
+    text = re.sub(r"(<Code>3720100</Code>\s*<MaxInt>)[^<]+", r"\g<1>5-", quake_for_takamatsu().decode())
+    (_, alert_id, state), = feeds.ingest_jma(text.encode()).alerts
+    assert state == "sending"
+    texts = hub.alerts.lifecycle.get(alert_id).alert.texts
+    assert set(texts) == {"ja", "en", "ja-x-easy", "zh-Hans", "zh-Hant", "ko", "vi", "pt"}
+    work(hub)
+    mails = {r.rcpt_tos[0]: r.message for r in smtp.received}
+    expected = {"ko@example.jp": ("진도 5약", "Takamatsu", "여진에 주의", "대상 지역：", "수신 거부"),
+                "vi@example.jp": ("cường độ địa chấn 5 yếu", "Takamatsu", "dư chấn", "Khu vực：", "Hủy đăng ký"),
+                "pt@example.jp": ("intensidade sísmica 5 inferior", "Takamatsu", "réplicas", "Área：", "Cancelar"),
+                "zh@example.jp": ("震度5弱", "高松市", "注意餘震", "對象地區：", "取消訂閱"),
+                "easy@example.jp": ("しんど 5じゃく", "高松市", "みを まもって", "うみや かわの ちかく", "ばしょ：")}
+    for email, parts in expected.items():
+        content = str(mails[email]["Subject"]) + mails[email].get_content()
+        assert all(p in content for p in parts), (email, content)
+        assert "Area：" not in content and "Unsubscribe" not in content  # no English labels left
+    assert "高松市で震度5弱の地震" in mails["resident@example.jp"].get_content()  # Japanese readers as before

@@ -42,8 +42,12 @@ def test_our_cap_validates_and_round_trips(published):
     assert len(items) == 1
     xml = publish.cap_document(items[0])          # validated against CAP-v1.2.xsd inside
     cap = parse_cap(xml)                          # and our parser (which validates too) reads it back
-    assert cap.status == "Actual" and [i.language for i in cap.infos] == ["ja", "en"]
+    # one <info> per language a subscriber can choose
+    assert cap.status == "Actual" and [i.language for i in cap.infos] == ["ja", "en", "ja-x-easy", "zh-Hans",
+                                                                         "zh-Hant", "ko", "vi", "pt"]
     assert cap.infos[0].headline == "高松市に大雨特別警報。命を守る行動を。"
+    ko = cap.infos[5]
+    assert ko.headline == "Takamatsu: 기상 특별경보 발표" and ko.instruction == "목숨을 지키기 위한 행동을 즉시 취하십시오."
     assert ("JIS-X0402", "37201") in cap.infos[0].areas[0].geocodes
 
 

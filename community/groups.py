@@ -120,6 +120,24 @@ class GroupStore:
             tx.execute("UPDATE cm_groups SET invite_hash = ?, join_mode = 'code' WHERE id = ?", (_code_hash(code), group_id))
         return code
 
+    def find_by_code(self, tenant_code: str, code: str) -> int:
+        """The group of this municipality whose current invitation code this is (how a resident who was only
+        given a code finds the group, private ones included)."""
+        if code.strip():
+            with self.db.read() as tx:
+                gid = tx.scalar("SELECT id FROM cm_groups WHERE tenant_code = ? AND invite_hash = ? ORDER BY id",
+                                (tenant_code, _code_hash(code)))
+            if gid:
+                return int(gid)
+        raise Forbidden("this invitation code is not valid for any group of this municipality")
+
+    def of_resident(self, sid: int, tenant_code: str) -> list[dict[str, Any]]:
+        """The groups a resident belongs to or asked to join (role, state), for their own page."""
+        with self.db.read() as tx:
+            return tx.query("SELECT g.id, g.name, g.kind, g.private, g.join_mode, m.role, m.state FROM cm_members m"
+                            " JOIN cm_groups g ON g.id = m.group_id WHERE m.subscriber_id = ? AND g.tenant_code = ?"
+                            " ORDER BY m.state, g.name", (sid, tenant_code))
+
     def join(self, sid: int, group_id: int, code: str = "") -> str:
         """With the right invitation code: a member at once. Otherwise (approval groups) a request."""
         group = self.get(group_id)
@@ -267,6 +285,8 @@ class GroupStore:
         group = self.get(group_id)
         with self.db.read() as tx:
             role = self.role(tx, group_id, sid)
+            state = tx.scalar("SELECT state FROM cm_members WHERE group_id = ? AND subscriber_id = ?",
+                              (group_id, sid)) if sid is not None else None
             is_staff = staff is not None and is_staff_of(staff, group.tenant_code)
             if group.private and role is None and not is_staff:
                 raise Forbidden("this group is private: only its members can read it")
@@ -275,7 +295,7 @@ class GroupStore:
             pending = tx.query("SELECT id, title, body, created FROM cm_posts WHERE group_id = ? AND state = 'pending'"
                                " ORDER BY id", (group_id,)) if is_staff or role == "admin" else []
         top = [dict(p, replies=[r for r in posts if r["parent_id"] == p["id"]]) for p in posts if p["parent_id"] is None]
-        return {"group": group, "role": role, "posts": top[::-1], "pending": pending}
+        return {"group": group, "role": role, "state": state, "posts": top[::-1], "pending": pending}
 
     def covering(self, tx: Any, tenant_code: str, lat: float, lon: float, kinds: tuple[str, ...] = ("school", "pta")) -> list[int]:
         """Groups of these kinds whose area (e.g. a school district) covers the point."""

@@ -65,6 +65,13 @@ class LibraryHolds:
             tx.execute("INSERT INTO cm_library_links (tenant_code, patron_hash, subscriber_id, show_titles, created)"
                        " VALUES (?, ?, ?, ?, ?)", (tenant_code, row["patron_hash"], sid, int(show_titles), self.clock.iso()))
 
+    def link_state(self, sid: int, tenant_code: str) -> dict[str, Any]:
+        """What the resident's own page shows: how many cards are linked and whether notices name titles."""
+        with self.db.read() as tx:
+            rows = tx.query("SELECT show_titles FROM cm_library_links WHERE tenant_code = ? AND subscriber_id = ?",
+                            (tenant_code, sid))
+        return {"cards": len(rows), "show_titles": any(r["show_titles"] for r in rows)}
+
     def set_show_titles(self, sid: int, show: bool) -> None:
         with self.db.transaction() as tx:
             tx.execute("UPDATE cm_library_links SET show_titles = ? WHERE subscriber_id = ?", (int(show), sid))

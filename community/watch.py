@@ -53,6 +53,12 @@ class WatchOver:
                             (tenant_code, ph, sid, label[:60], self._code(code), self.clock.iso()))
         return gid, code
 
+    def mine(self, sid: int, tenant_code: str) -> list[dict[str, Any]]:
+        """A guardian's own registrations and whether each is confirmed (the person stays a hash)."""
+        with self.db.read() as tx:
+            return tx.query("SELECT id, label, created, confirmed, confirmed_by FROM cm_watch_guardians"
+                            " WHERE tenant_code = ? AND subscriber_id = ? ORDER BY id", (tenant_code, sid))
+
     def confirm_by_person(self, code: str) -> None:
         with self.db.transaction() as tx:
             row = tx.one("SELECT id FROM cm_watch_guardians WHERE code_hash = ? AND confirmed IS NULL", (self._code(code),))

@@ -1,9 +1,10 @@
 """Web routes of the community package on the public app: the map layer and list of recent suspicious-person
-reports, group pages (private ones only for members, who are known by their alert preferences link), joining,
-posting and replying, library-card linking, new-arrival subjects, watch-over confirmation by the person, and the
-machine APIs (ILS holds and new arrivals, watch-over events, liaison reports: HMAC-signed with an API key).
-Mounted by `add_public_community_routes(app)`; the staff pages live in portal/community_staff_routes.py
-(`add_staff_community_routes(app)`). Handlers take the hub from the app (`hub.community`)."""
+reports and the machine APIs (ILS holds and new arrivals, watch-over events, liaison reports: HMAC-signed with an
+API key). The resident's pages and forms (My community services, group pages with joining, posting and
+replying, library-card linking, new-arrival subjects, watch-over registration and confirmation) live in
+portal/community_resident_routes.py. Mounted by `add_public_community_routes(app)`; the staff pages live in
+portal/community_staff_routes.py (`add_staff_community_routes(app)`). Handlers take the hub from the app
+(`hub.community`)."""
 from __future__ import annotations
 
 import json
@@ -12,13 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from machihub.errors import Invalid, Unauthorized
+from machihub.errors import Invalid
 from machihub.principal import Principal
 from portal.i18n import pick_language
 from portal.pages import gettext_for, render
-from portal.web import HUB, dumps, run, wants_html
-
-RESIDENT_COOKIE = "mh_resident"
+from portal.web import HUB, dumps, run
 
 
 def _cm(request: web.Request) -> Any:
@@ -27,16 +26,6 @@ def _cm(request: web.Request) -> Any:
 
 def _json(value: Any, status: int = 200) -> web.Response:
     return web.json_response(value, status=status, dumps=dumps)
-
-
-async def _resident(request: web.Request, form: Any = None, *, required: bool = True) -> int | None:
-    """The resident's subscriber id from their preferences link token (form field, query or cookie)."""
-    token = str((form or {}).get("t") or request.query.get("t") or request.cookies.get(RESIDENT_COOKIE) or "")
-    if not token:
-        if required:
-            raise Unauthorized("open this page from the link in your safety mail settings")
-        return None
-    return int(await run(_cm(request).resident, token))
 
 
 async def _signed(request: web.Request, purpose: str) -> tuple[Principal, bytes]:
@@ -99,74 +88,6 @@ async def map_layers(request: web.Request, tenant_code: str) -> list[dict[str, A
     return [{"key": "community-reports", "title": _("Suspicious-person reports"), "geometry": "Point",
              "color": "#6a1b9a", "visible": False, "items": f"/community/{tenant_code}/reports.geojson?as=points",
              "list": f"/community/{tenant_code}/reports", "label_field": "place", "hazards": {}}]
-
-
-async def group_page(request: web.Request) -> web.Response:
-    sid = await _resident(request, required=False)
-    page = await run(_cm(request).groups.page, int(request.match_info["gid"]), sid)
-    if not wants_html(request) and request.query.get("f") == "json":
-        return _json({"group": page["group"].__dict__, "role": page["role"], "posts": page["posts"]})
-    return render(request, "community/group.html", title=page["group"].name, page=page,
-                  token=request.query.get("t", ""))
-
-
-async def group_join(request: web.Request) -> web.Response:
-    form = await request.post()
-    sid = await _resident(request, form)
-    assert sid is not None
-    state = await run(_cm(request).groups.join, sid, int(request.match_info["gid"]), str(form.get("code") or ""))
-    return _json({"state": state})
-
-
-async def group_post(request: web.Request) -> web.Response:
-    form = await request.post()
-    sid = await _resident(request, form)
-    pid = await run(_cm(request).groups.post, int(request.match_info["gid"]), str(form.get("title") or ""),
-                    str(form.get("body") or ""), sid=sid)
-    return _json({"id": pid}, status=201)
-
-
-async def group_reply(request: web.Request) -> web.Response:
-    form = await request.post()
-    sid = await _resident(request, form)
-    assert sid is not None
-    pid = await run(_cm(request).groups.reply, sid, int(request.match_info["gid"]), int(form.get("parent") or 0),
-                    str(form.get("body") or ""))
-    return _json({"id": pid}, status=201)
-
-
-async def library_link(request: web.Request) -> web.Response:
-    form = await request.post()
-    sid = await _resident(request, form)
-    assert sid is not None
-    await run(_cm(request).library.link, sid, request.match_info["tenant"], str(form.get("code") or ""),
-              show_titles=bool(form.get("show_titles")))
-    return _json({"linked": True})
-
-
-async def arrival_subjects(request: web.Request) -> web.Response:
-    """A linked patron chooses the NDC classes of the weekly new-arrivals mail (none = no mail)."""
-    form = await request.post()
-    sid = await _resident(request, form)
-    assert sid is not None
-    chosen = await run(_cm(request).arrivals.set_subjects, sid, request.match_info["tenant"],
-                       [str(v) for v in form.getall("subject", [])])
-    return _json({"subjects": chosen})
-
-
-async def watch_confirm(request: web.Request) -> web.Response:
-    form = await request.post()
-    await run(_cm(request).watch.confirm_by_person, str(form.get("code") or ""))
-    return _json({"confirmed": True})
-
-
-async def watch_register(request: web.Request) -> web.Response:
-    form = await request.post()
-    sid = await _resident(request, form)
-    assert sid is not None
-    gid, code = await run(_cm(request).watch.register, sid, request.match_info["tenant"],
-                          str(form.get("person_id") or ""), str(form.get("label") or ""))
-    return _json({"guardian": gid, "code_for_person": code}, status=201)
 
 
 # -- machine APIs (HMAC-signed) --------------------------------------------------------------------------------
@@ -240,17 +161,12 @@ def report_json(r: Any) -> dict[str, Any]:
 
 
 def add_public_community_routes(app: web.Application) -> None:
+    from portal.community_resident_routes import add_resident_community_routes
+
+    add_resident_community_routes(app)  # the resident's pages and forms
     app.router.add_get("/community/{tenant:\\d{5}}/reports.geojson", reports_layer)
     app.router.add_get("/community/{tenant:\\d{5}}/reports", reports_list)
-    app.router.add_post("/community/{tenant:\\d{5}}/library/arrivals", arrival_subjects)
     app.router.add_post("/community/api/library/arrivals", ils_arrivals)
-    app.router.add_get("/community/groups/{gid:\\d+}", group_page)
-    app.router.add_post("/community/groups/{gid:\\d+}/join", group_join)
-    app.router.add_post("/community/groups/{gid:\\d+}/posts", group_post)
-    app.router.add_post("/community/groups/{gid:\\d+}/replies", group_reply)
-    app.router.add_post("/community/{tenant:\\d{5}}/library/link", library_link)
-    app.router.add_post("/community/{tenant:\\d{5}}/watch/register", watch_register)
-    app.router.add_post("/community/watch/confirm", watch_confirm)
     app.router.add_post("/community/api/library/events", ils_events)
     app.router.add_post("/community/api/library/link-code", ils_link_code)
     app.router.add_post("/community/api/library/unlinked", ils_unlinked)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -134,7 +134,8 @@ async def prefs_page(request: web.Request, error: str | None = None, status: int
     ctx = await _form_context(request, sub.tenant_code, sub)
     resp = render(request, "alerts/subscribe.html", status=status, title=_("Your safety mail settings"), error=error,
                   action=request.path.removesuffix("/"), mode="prefs", hhmm=_hhmm, push_tenant=sub.tenant_code,
-                  unsubscribe_action=f"/alerts/p/{token}/unsubscribe", **ctx)
+                  unsubscribe_action=f"/alerts/p/{token}/unsubscribe",
+                  community_url=f"/community/{sub.tenant_code}/me?t={quote(token, safe='')}", **ctx)
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
     return resp

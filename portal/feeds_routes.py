@@ -11,7 +11,7 @@ from alerts.model import JST, TOPICS
 from feeds import publish
 from feeds.service import Feeds
 from machihub.errors import Invalid, Unauthorized
-from portal.pages import render
+from portal.pages import gettext_for, render
 from portal.web import HUB, PRINCIPAL, json_response, run, wants_html
 
 SIGNATURE_HEADER = "X-Machihub-Signature"
@@ -110,7 +110,8 @@ async def telegram_list(request: web.Request) -> web.StreamResponse:
     request[PRINCIPAL]  # the auth middleware put a staff member here
     rows = await run(_feeds(request).ingest.telegrams, 300)
     if wants_html(request):
-        return render(request, "feeds/telegrams.html", title="受信した電文 / Received telegrams", telegrams=rows)
+        return render(request, "feeds/telegrams.html", title=gettext_for(request)("Received JMA and CAP telegrams"),
+                      telegrams=rows)
     return json_response(request, {"telegrams": rows})
 
 

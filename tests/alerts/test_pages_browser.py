@@ -50,5 +50,12 @@ def test_alert_pages_meet_wcag_aa(browser, al_sqlite):  # noqa: F811
         assert page.locator("#state").inner_text() == "sending"
         page.goto(server.url(1) + "/alerts/new")
         assert run_axe(page) == [], "compose page"
+        from feeds.ingest import FeedIngest
+        from tests.shared_data import DATA
+
+        FeedIngest(hub).ingest_jma((DATA / "jma" / "32-35_01_02_240613_VXSE52.xml").read_bytes())  # a drill
+        page.goto(server.url(1) + "/feeds/telegrams")
+        assert page.locator("tr.drill").count() == 1
+        assert run_axe(page) == [], "received telegrams page"
     finally:
         server.stop()

@@ -131,5 +131,8 @@ async def test_staff_see_received_telegrams_with_drills_marked(published, towns,
     rows = {r["type_code"]: r for r in listing["telegrams"]}
     assert rows["VXSE52"]["is_drill"] == 1 and rows["VXSE52"]["status"] == "訓練"
     assert rows["VPWW53"]["is_drill"] == 0
-    page = await client.get("/feeds/telegrams", headers={"Accept": "text/html"})
-    assert "【訓練・試験】" in await page.text()
+    page = await (await client.get("/feeds/telegrams", headers={"Accept": "text/html"})).text()
+    drill_row = next(r for r in page.split("<tr") if "VXSE52" in r)
+    assert 'class="drill"' in drill_row and "<strong>訓練・試験</strong>" in drill_row  # marked, in the staff's language
+    english = await (await client.get("/feeds/telegrams?lang=en", headers={"Accept": "text/html"})).text()
+    assert "<strong>Drill or test</strong>" in english and "Received JMA and CAP telegrams" in english

@@ -135,7 +135,7 @@ def scan_drop_folder(ingest: FeedIngest, folder: Path) -> list[IngestResult]:
         head = data[:4096]
         is_cap = b"urn:oasis:names:tc:emergency:cap" in head and b"kishou" not in head
         result = ingest.ingest_cap(data, "", "folder") if is_cap else ingest.ingest_jma(data, "folder")
-        target = folder / ("failed" if result.outcome in ("invalid", "refused") else "done")
+        target = folder / ("failed" if result.outcome in ("invalid", "refused", "error") else "done")
         target.mkdir(exist_ok=True)
         path.replace(target / path.name)
         if target.name == "failed":

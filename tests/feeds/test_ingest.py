@@ -180,3 +180,38 @@ def test_residents_read_what_to_do_in_their_language(feeds, hub, smtp):
         assert all(p in content for p in parts), (email, content)
         assert "Area：" not in content and "Unsubscribe" not in content  # no English labels left
     assert "高松市で震度5弱の地震" in mails["resident@example.jp"].get_content()  # Japanese readers as before
+
+
+def test_town_with_islands_gets_polygons_in_cap_order(feeds, hub):
+    """高松市's real boundary has islands (a MultiPolygon): the alert carries its parts as CAP polygons (lat,lon)."""
+    from gis.boundaries import municipality_polygon
+
+    boundary = municipality_polygon(DATA / "gis" / "boundaries" / "N03-21_37_210101_s0010.json", "37201")
+    assert boundary.geom_type == "MultiPolygon"
+    hub.tenants.add(SYSTEM, "37201", "高松市", name_en="Takamatsu", prefecture="香川県", boundary=boundary)
+    (_, alert_id, _), = feeds.ingest_jma(retarget("15_08_01_130412_VPWW53.xml", {"2920100": "3720100"})).alerts
+    polygons = hub.alerts.lifecycle.get(alert_id).alert.areas[0].polygons
+    assert 1 <= len(polygons) <= 5
+    lat, lon = polygons[0][0]
+    assert 34.0 < lat < 34.6 and 133.9 < lon < 134.3  # 高松市, latitude first
+
+
+def test_an_unexpected_failure_is_shown_and_retried(feeds, hub, tmp_path, monkeypatch):
+    """A bug while applying a telegram is not passed off as 'accepted': staff see 'error', a drop-folder file goes
+    to failed/ with the reason, and the same bytes delivered again (after the fix) are applied."""
+    from feeds.poller import scan_drop_folder
+
+    raw = retarget("15_08_01_130412_VPWW53.xml", {"2920100": "3720100"})
+    (tmp_path / "a.xml").write_bytes(raw)
+
+    def broken(self, t, plan):
+        raise RuntimeError("boom")
+
+    with monkeypatch.context() as m:
+        m.setattr(FeedIngest, "_alert", broken)  # fault injection: the failure a bug would cause
+        (result,) = scan_drop_folder(feeds, tmp_path)
+    assert result.outcome == "error" and "boom" in result.detail
+    assert "boom" in (tmp_path / "failed" / "a.xml.reason.txt").read_text(encoding="utf-8")
+    assert feeds.telegrams()[0]["outcome"] == "error" and hub.alerts.lifecycle.list("37201") == []
+    again = feeds.ingest_jma((tmp_path / "failed" / "a.xml").read_bytes())
+    assert again.outcome == "accepted" and len(again.alerts) == 1

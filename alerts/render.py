@@ -17,7 +17,7 @@ from alerts.mail.dkim import DkimSigner
 from alerts.model import Alert, overrides_quiet_hours
 from alerts.outbox import Claimed
 from alerts.personal import personal_delivery
-from alerts.templates import mail_template, push_payload
+from alerts.templates import carrier_charset, mail_template, push_payload
 from feeds.cap import to_cap_xml
 from machihub.db import Database
 from machihub.sealing import Sealer
@@ -136,7 +136,7 @@ class Composer:
         carrier = self.config.is_carrier(data["to"])
         tpl = MailTemplate.build(from_name="安心安全メール" if data.get("lang", "ja").startswith("ja") else "Safety mail",
                                  from_addr=self.config.mail_from, subject=data["subject"], body=data["body"],
-                                 charset="iso-2022-jp" if carrier else "utf-8", domain=self.config.mail_domain,
+                                 charset=carrier_charset(carrier, data.get("lang", "ja")), domain=self.config.mail_domain,
                                  one_click=False)
         payload = self._signed(tpl.render(data["to"], f"n{row.id}"))
         return Delivery(row, data["to"], payload, {"mail_from": self.links.verp(row.id, self.config.verp_domain)})

@@ -118,11 +118,17 @@ def push_payload(alert: Alert, language: str, tenant_name: str, url: str) -> dic
             "url": url, "tag": alert.identifier, "severity": alert.severity, "lang": lang}
 
 
+def carrier_charset(carrier: bool, lang: str) -> str:
+    """ISO-2022-JP for carrier addresses (feature phones read nothing else), but only for Japanese and English:
+    Korean, Vietnamese, Portuguese or Chinese text would turn into 〓, and phones with such readers take UTF-8."""
+    return "iso-2022-jp" if carrier and (lang.startswith("ja") or lang == "en") else "utf-8"
+
+
 def mail_template(config: AlertConfig, alert: Alert, language: str, tenant_name: str, carrier: bool) -> MailTemplate:
     r = render_alert(alert, language, tenant_name)
     return MailTemplate.build(from_name=FROM_NAME.get(r.lang, FROM_NAME["ja" if r.lang.startswith("ja") else "en"])
                               .format(tenant=tenant_name), from_addr=config.mail_from, subject=r.subject,
-                              body=r.body, charset="iso-2022-jp" if carrier else "utf-8", domain=config.mail_domain,
+                              body=r.body, charset=carrier_charset(carrier, r.lang), domain=config.mail_domain,
                               list_id=f"{alert.tenant_code}.{alert.topic}.{config.mail_domain}",
                               extra={"X-Machihub-Alert": alert.identifier})
 

@@ -158,8 +158,8 @@ def test_samples_exist():
 def test_residents_read_what_to_do_in_their_language(feeds, hub, smtp):
     """震度5弱 observed in the town: each subscriber gets the short text, with what to do, in the language they
     chose (the town's kanji name for Chinese and やさしい日本語, its romanised name for the others)."""
-    langs = {"ko": "ko@example.jp", "vi": "vi@example.jp", "pt": "pt@example.jp", "zh-Hant": "zh@example.jp",
-             "ja-x-easy": "easy@example.jp"}
+    langs = {"ko": "ko@docomo.ne.jp", "vi": "vi@example.jp", "pt": "pt@example.jp", "zh-Hant": "zh@example.jp",
+             "ja-x-easy": "easy@softbank.ne.jp"}
     hub.alerts.admin.import_subscribers(SYSTEM, "37201", [
         {"email": email, "topics": ["quake"], "areas": [{"kind": "town"}], "language": lang}
         for lang, email in langs.items()])
@@ -170,15 +170,19 @@ def test_residents_read_what_to_do_in_their_language(feeds, hub, smtp):
     assert set(texts) == {"ja", "en", "ja-x-easy", "zh-Hans", "zh-Hant", "ko", "vi", "pt"}
     work(hub)
     mails = {r.rcpt_tos[0]: r.message for r in smtp.received}
-    expected = {"ko@example.jp": ("진도 5약", "Takamatsu", "여진에 주의", "대상 지역：", "수신 거부"),
+    expected = {"ko@docomo.ne.jp": ("진도 5약", "Takamatsu", "여진에 주의", "대상 지역：", "수신 거부"),
                 "vi@example.jp": ("cường độ địa chấn 5 yếu", "Takamatsu", "dư chấn", "Khu vực：", "Hủy đăng ký"),
                 "pt@example.jp": ("intensidade sísmica 5 inferior", "Takamatsu", "réplicas", "Área：", "Cancelar"),
                 "zh@example.jp": ("震度5弱", "高松市", "注意餘震", "對象地區：", "取消訂閱"),
-                "easy@example.jp": ("しんど 5じゃく", "高松市", "みを まもって", "うみや かわの ちかく", "ばしょ：")}
+                "easy@softbank.ne.jp": ("しんど 5じゃく", "高松市", "みを まもって", "うみや かわの ちかく", "ばしょ：")}
     for email, parts in expected.items():
         content = str(mails[email]["Subject"]) + mails[email].get_content()
         assert all(p in content for p in parts), (email, content)
         assert "Area：" not in content and "Unsubscribe" not in content  # no English labels left
+        assert "〓" not in content
+    # a carrier address gets ISO-2022-JP only when the text fits it (Japanese); Korean goes as UTF-8
+    assert mails["easy@softbank.ne.jp"].get_content_charset() == "iso-2022-jp"
+    assert mails["ko@docomo.ne.jp"].get_content_charset() == "utf-8"
     assert "高松市で震度5弱の地震" in mails["resident@example.jp"].get_content()  # Japanese readers as before
 
 

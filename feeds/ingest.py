@@ -41,8 +41,14 @@ def _utc(d: datetime | None) -> str | None:
     return d.astimezone(UTC).isoformat(timespec="seconds") if d else None
 
 
+SEISMIC = frozenset({"VXSE51", "VXSE52", "VXSE53"})  # 震度速報, 震源に関する情報, 震源・震度に関する情報
+
+
 def event_key(t: JmaTelegram) -> str:
-    """Telegrams of one event: JMA's EventID per title; warnings (no EventID) per title and office."""
+    """Telegrams of one event: JMA's EventID per title; warnings (no EventID) per title and office. The
+    earthquake reports share the quake's EventID under three titles: one event, so a later report updates."""
+    if t.type_code in SEISMIC and t.event_id:
+        return f"地震情報|{t.event_id}"
     return f"{t.control_title}|{t.event_id or t.editorial_office}"
 
 
@@ -136,7 +142,8 @@ class FeedIngest:
             return
         plans = {p.tenant_code: p for p in plan_telegram(t, self.hub.tenants.list(), self.inland)}
         for code, row in prior.items():
-            if code not in plans:  # lifted for this town
+            # lifted for this town; a quake is not lifted: a later report naming other towns does not undo it
+            if code not in plans and t.type_code not in SEISMIC:
                 self._withdraw(row, t, tid, f"{t.title}：{self.hub.tenants.get(code).name}の情報は解除されました。",
                                "The warning for this town has been lifted.", "lifted")
         for code, plan in plans.items():

@@ -134,7 +134,7 @@ def _quake(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
         plans.append(Plan(code, action, "quake", severity, "Immediate", f"震度{label}",
                           f"{town}で震度{label}の地震。身の安全を確保し、火の元と周りの被害を確かめてください。",
                           f"Earthquake of seismic intensity {_intensity_en(label)} "
-                          f"in {en_town}. Stay safe, check for fire and damage around you.", f"int:{value}",
+                          f"in {en_town}. Stay safe, check for fire and damage around you.", f"quake:{value}",
                           kind="quake", intensity=value))
     if plans or any(i.level == "city" for i in t.intensities):
         return plans  # towns observed one by one: their own intensity decides
@@ -150,7 +150,7 @@ def _quake(t: JmaTelegram, towns: dict[str, Tenant]) -> list[Plan]:
                           f"{town}を含む{area_name}で震度{label}の地震。身の安全を確保し、火の元と周りの被害を確かめてください。",
                           f"Earthquake of seismic intensity {_intensity_en(label)} in the area of "
                           f"{towns[code].name_en or town}. Stay safe, check for fire and damage around you.",
-                          f"area:{value}", kind="quake", intensity=value))
+                          f"quake:{value}", kind="quake", intensity=value))
     mapped = {code for code in towns if seismic_areas(code)}
     for i in t.intensities:  # towns the code table does not know: by prefecture, for approval
         if i.level != "pref" or intensity_rank(i.max_int) < intensity_rank("5-"):

@@ -93,7 +93,7 @@ def test_intensity_report_maps_every_town_to_its_area():
             assert tenant.code not in plans
             continue
         plan = plans[tenant.code]
-        assert plan.signature == f"area:{strongest}"
+        assert plan.signature == f"quake:{strongest}"
         rank = intensity_rank(strongest)
         assert plan.action == (SEND if rank >= intensity_rank("5-") else DRAFT if rank >= intensity_rank("4") else FEED)
         area_name = next(areas[a][0] for a in seismic_areas(tenant.code) if areas.get(a, ("", ""))[1] == strongest)
@@ -147,3 +147,34 @@ def test_eew_below_threshold_or_forecast_is_feed_only(feeds, hub, smtp):  # noqa
     assert [(p.tenant_code, p.action) for p in forecast] == [("37201", FEED)]
     work(hub)
     assert smtp.received == []
+
+
+def _vxse51_for_takamatsu() -> tuple[bytes, str]:
+    text = (JMA / VXSE51).read_text(encoding="utf-8")
+    name, value = telegram_areas(text)["442"]
+    area = next(iter(seismic_areas("37201")))
+    return retarget(VXSE51, {f"<Name>{name}</Name>\n            <Code>442</Code>":
+                             f"<Name>{seismic_area_name(area)}</Name>\n            <Code>{area}</Code>"}), value
+
+
+def _vxse53_of_the_same_quake(pairs: dict[str, str]) -> bytes:
+    """The VXSE53 sample as the detailed report of the VXSE51 sample's quake (same EventID, later)."""
+    event_id = re.search(r"<EventID>(\d+)</EventID>", (JMA / VXSE51).read_text(encoding="utf-8")).group(1)
+    return retarget("32-35_04_04_240613_VXSE53.xml", {"20100125161517": event_id, **pairs})
+
+
+def test_detailed_report_of_the_same_quake_is_one_event(feeds, hub, smtp):  # noqa: F811
+    """震度速報 then 震源・震度情報 of one quake: the town's intensity unchanged → no second mail; a report that
+    does not list the town → no 取消 (the quake is not lifted); both stay one event."""
+    raw, value = _vxse51_for_takamatsu()
+    (first_id, state), = [(a, s) for code, a, s in feeds.ingest_jma(raw).alerts if code == "37201"]
+    assert state == "sending"
+    same = re.sub(r"(<Code>3720100</Code>\s*<MaxInt>)[^<]+", rf"\g<1>{value}",
+                  _vxse53_of_the_same_quake({"4320100": "3720100"}).decode())
+    assert feeds.ingest_jma(same.encode()).alerts == []            # nothing new for the town's residents
+    elsewhere = _vxse53_of_the_same_quake({"2010-01-25T16:": "2010-01-25T17:"})  # does not name 高松市
+    assert feeds.ingest_jma(elsewhere).outcome == "accepted"
+    records = hub.alerts.lifecycle.list("37201")
+    assert [r.id for r in records] == [first_id] and records[0].state in ("sending", "sent")
+    work(hub)
+    assert [r.rcpt_tos for r in smtp.received] == [["resident@example.jp"]]

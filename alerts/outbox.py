@@ -93,7 +93,8 @@ class Outbox:
                            f" lease_owner = NULL, lease_until = NULL WHERE state = 'queued' AND id IN ({_marks(chunk)})",
                            (self.clock.iso(), owner, *chunk))
         with self.db.transaction() as tx:
-            tx.execute("UPDATE al_outbox SET lease_owner = NULL, lease_until = NULL WHERE state = 'queued'"
+            # the rest was not handed over: queued rows go back, stopped ones no longer count as reached
+            tx.execute("UPDATE al_outbox SET lease_owner = NULL, lease_until = NULL WHERE state IN ('queued', 'cancelled')"
                        " AND lease_owner = ?", (owner,))
 
     # -- results ----------------------------------------------------------------------------------------
@@ -112,6 +113,9 @@ class Outbox:
         with self.db.transaction() as tx:
             tx.execute(f"UPDATE al_outbox SET lease_owner = NULL, lease_until = NULL, due = ? WHERE state = 'queued'"
                        f" AND lease_owner = ? AND id IN ({_marks(ids)})", (due, owner, *ids))
+            # stopped while held but never handed over: nobody got it, so a Cancel must not count it as reached
+            tx.execute(f"UPDATE al_outbox SET lease_owner = NULL, lease_until = NULL WHERE state = 'cancelled'"
+                       f" AND lease_owner = ? AND id IN ({_marks(ids)})", (owner, *ids))
 
     def backoff_s(self, attempts: int) -> float:
         return min(3600.0, self.config.retry_base_s * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)

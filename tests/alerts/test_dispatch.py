@@ -292,3 +292,15 @@ def test_cancel_reaches_mails_that_were_on_the_wire(al, smtp):
     assert al.outbox.stats(notice)["queued"] == 4           # exactly the four that may have it
     assert work(al)["sent"] == 4
     assert {r.rcpt_tos[0] for r in smtp.received} <= expected and len(smtp.received) == 4
+
+
+def test_cancel_skips_mails_given_back_unsent(al, smtp):
+    """Held rows the worker gives back unsent (it was stopping) reached nobody: the Cancel does not go to them."""
+    t = al.towns
+    population(al)
+    first = send(al, chome_alert())
+    held = al.outbox.claim("w-stop", ["email"], 4)
+    notice = al.lifecycle.cancel(t["composer"], first, AlertText(headline="先ほどのメールは取り消します"))
+    al.outbox.release([r.id for r in held], "w-stop")
+    al.lifecycle.approve(t["approver"], notice)
+    assert al.outbox.stats(notice).get("queued", 0) == 0 and smtp.received == []

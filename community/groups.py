@@ -54,6 +54,12 @@ class GroupStore:
         if not is_staff_of(by, tenant_code):
             raise Forbidden("only staff of this municipality can manage community groups")
 
+    @staticmethod
+    def _resident_of(tx: Any, sid: int | None, tenant_code: str) -> None:
+        """Groups are a town's own: residents of another municipality may not join, post or reply."""
+        if sid is None or tx.scalar("SELECT tenant_code FROM al_subscribers WHERE id = ?", (sid,)) != tenant_code:
+            raise Forbidden("this group belongs to another municipality")
+
     def subscriber_by_email(self, tenant_code: str, email: str) -> int:
         """The active subscriber with this e-mail address (how staff name a group's first admin)."""
         address = email.strip().lower()
@@ -78,6 +84,8 @@ class GroupStore:
         code = new_code() if join_mode == "code" else None
         now = self.clock.iso()
         with self.db.transaction() as tx:
+            if tx.scalar("SELECT tenant_code FROM al_subscribers WHERE id = ?", (admin_sid,)) != tenant_code:
+                raise Invalid("the group's admin must subscribe to this municipality's mail")
             if tx.scalar("SELECT id FROM cm_groups WHERE tenant_code = ? AND name = ?", (tenant_code, name)):
                 raise Conflict(f"a group named {name!r} exists already")
             gid = tx.insert("INSERT INTO cm_groups (tenant_code, name, kind, private, moderated, join_mode, invite_hash,"
@@ -143,6 +151,7 @@ class GroupStore:
         group = self.get(group_id)
         now = self.clock.iso()
         with self.db.transaction() as tx:
+            self._resident_of(tx, sid, group.tenant_code)
             if tx.scalar("SELECT state FROM cm_members WHERE group_id = ? AND subscriber_id = ?", (group_id, sid)):
                 return str(tx.scalar("SELECT state FROM cm_members WHERE group_id = ? AND subscriber_id = ?",
                                      (group_id, sid)))
@@ -231,6 +240,7 @@ class GroupStore:
                 self._staff(staff, group.tenant_code)
                 author, state = staff.actor, "published"
             else:
+                self._resident_of(tx, sid, group.tenant_code)
                 self._admin(tx, group_id, sid)
                 author, state = f"subscriber:{sid}", "pending" if group.moderated else "published"
             pid = tx.insert("INSERT INTO cm_posts (group_id, author, author_sid, title, body, state, created)"
@@ -270,7 +280,9 @@ class GroupStore:
     def reply(self, sid: int, group_id: int, parent_id: int, body: str) -> int:
         if not body.strip():
             raise Invalid("the reply is empty")
+        group = self.get(group_id)
         with self.db.transaction() as tx:
+            self._resident_of(tx, sid, group.tenant_code)
             if self.role(tx, group_id, sid) is None:
                 raise Forbidden("only members can reply in this group")
             if not tx.scalar("SELECT id FROM cm_posts WHERE id = ? AND group_id = ? AND state = 'published'",

@@ -187,22 +187,23 @@ class LibraryHolds:
 
     # -- reminders ----------------------------------------------------------------------------------------
     def remind_due(self) -> int:
-        """Queue the day-before reminder of every ready hold whose deadline is tomorrow (JST), once each."""
-        today = self.clock.now().astimezone(JST).date()
-        tomorrow = (today + timedelta(days=1)).isoformat()
+        """Queue the day-before reminder of every ready hold whose deadline is tomorrow (JST), once each. A hold
+        due today gets none (the text says 明日). Each row is claimed with a conditional UPDATE, so hosts
+        ticking at once on PostgreSQL never both send it."""
+        tomorrow = (self.clock.now().astimezone(JST).date() + timedelta(days=1)).isoformat()
         sent = 0
         with self.db.transaction() as tx:
-            # a deadline already past gets no "tomorrow" reminder (the ILS sent the hold late)
             rows = tx.query("SELECT h.*, l.subscriber_id, l.show_titles FROM cm_holds h JOIN cm_library_links l"
                             " ON l.tenant_code = h.tenant_code AND l.patron_hash = h.patron_hash WHERE h.state = 'ready'"
-                            " AND h.reminded IS NULL AND h.deadline <= ? AND h.deadline >= ?",
-                            (tomorrow, today.isoformat()))
+                            " AND h.reminded IS NULL AND h.deadline = ?", (tomorrow,))
             for h in rows:
+                if tx.execute("UPDATE cm_holds SET reminded = ? WHERE id = ? AND reminded IS NULL AND state = 'ready'",
+                              (self.clock.iso(), h["id"])).rowcount != 1:
+                    continue  # another host claimed it meanwhile
                 title = self.sealer.open(h["title_sealed"]) if h["title_sealed"] and h["show_titles"] else ""
                 subject, body = self._text(h["branch"], date.fromisoformat(h["deadline"]), title, reminder=True)
                 ids = queue_personal(tx, self.sealer, self.clock, [h["subscriber_id"]], "library", subject, body)
-                tx.execute("UPDATE cm_holds SET reminded = ?, reminder_rows = ? WHERE id = ?",
-                           (self.clock.iso(), json.dumps(ids), h["id"]))
+                tx.execute("UPDATE cm_holds SET reminder_rows = ? WHERE id = ?", (json.dumps(ids), h["id"]))
                 sent += 1
         return sent
 

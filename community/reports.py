@@ -15,7 +15,7 @@ import shapely
 
 from alerts.model import JST, Alert, AlertArea, AlertText
 from community.groups import GroupStore
-from community.privacy import Finding, apply_decisions, find_personal_data, generalise
+from community.privacy import MASK, Finding, apply_decisions, find_personal_data, generalise
 from machihub.errors import Conflict, Forbidden, Invalid, NotFound
 from machihub.principal import Principal
 
@@ -72,6 +72,7 @@ class ReportStore:
             raise Invalid("say what happened")
         if occurred.tzinfo is None:
             occurred = occurred.replace(tzinfo=JST)  # a time typed into a form is Japanese wall time
+        occurred = occurred.astimezone(JST)  # stored as JST: the pages show its date and time as they are
         if occurred > self.clock.now() + timedelta(minutes=10):
             raise Invalid("the time it happened is in the future")
         if max(len(what), len(person), len(follow_up)) > 2000:
@@ -234,8 +235,22 @@ class ReportStore:
         return {"type": "FeatureCollection", "features": feats}
 
     def forget_points(self) -> int:
-        """Reports gone from the map keep only their generalised place (the exact point is personal data)."""
+        """Reports gone from the map keep only their generalised place (the exact point is personal data);
+        rejected ones, never public, likewise after the same period, with every personal-data finding masked."""
+        now = self.clock.now()
         with self.db.transaction() as tx:
-            return tx.execute("UPDATE cm_reports SET lat = public_lat, lon = public_lon WHERE state = 'approved'"
-                              " AND public_until <= ? AND (lat <> public_lat OR lon <> public_lon)",
-                              (self.clock.iso(),)).rowcount
+            n = tx.execute("UPDATE cm_reports SET lat = public_lat, lon = public_lon WHERE state = 'approved'"
+                           " AND public_until <= ? AND (lat <> public_lat OR lon <> public_lon)",
+                           (now.isoformat(),)).rowcount
+            cutoff = (now - timedelta(days=self.config.public_days)).isoformat()
+            for r in tx.query("SELECT * FROM cm_reports WHERE state = 'rejected' AND created <= ?"
+                              " AND (lat <> public_lat OR lon <> public_lon)", (cutoff,)):
+                rep = _report(r)
+                texts = apply_decisions(rep.texts, [Finding(f.field, f.kind, f.text, "remove") for f in rep.findings])
+                masked = [Finding(f.field, f.kind, MASK, "remove").as_dict() for f in rep.findings]
+                tx.execute("UPDATE cm_reports SET lat = public_lat, lon = public_lon, what = ?, person = ?,"
+                           " follow_up = ?, findings = ?, version = version + 1 WHERE id = ?",
+                           (texts["what"], texts["person"], texts["follow_up"], json.dumps(masked, ensure_ascii=False),
+                            r["id"]))
+                n += 1
+        return n

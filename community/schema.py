@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS cm_watch_guardians (
   subscriber_id {bigint} NOT NULL REFERENCES al_subscribers(id) ON DELETE CASCADE,
   label TEXT NOT NULL DEFAULT '', code_hash TEXT, confirmed_by TEXT, confirmed TEXT, created TEXT NOT NULL,
   UNIQUE (tenant_code, person_hash, subscriber_id));
+CREATE UNIQUE INDEX IF NOT EXISTS cm_watch_code ON cm_watch_guardians (code_hash);
 CREATE TABLE IF NOT EXISTS cm_watch_events (
   id {id}, tenant_code TEXT NOT NULL, event_ref TEXT NOT NULL, person_hash TEXT NOT NULL,
   source TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, queued INTEGER NOT NULL, created TEXT NOT NULL,

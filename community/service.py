@@ -2,6 +2,8 @@
 groups, library holds and new arrivals, watch-over, all delivering through the alert dispatcher's outbox."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from community.library import LibraryHolds
 from community.library_drop import LibraryDrop
 from community.reports import ReportConfig, ReportStore
 from community.watch import WatchOver
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,10 +34,22 @@ class Community:
         return int(self.alerts.subscribers.view(token).id)
 
     def tick(self) -> dict[str, int]:
-        """Scheduled work (every minute): hold reminders, forgetting exact report points, the library drop folder."""
-        files = self.library_drop.scan() if self.library_drop else []
-        return {"reminders": self.library.remind_due(), "points_forgotten": self.reports.forget_points(),
-                "library_files": len(files)}
+        """Scheduled work (every minute): hold reminders, forgetting exact report points, the library drop folder.
+        Each job is isolated: one failing (a drop folder without permission) must not stop the others, above
+        all forgetting exact points, which are personal data."""
+        out = {"reminders": 0, "points_forgotten": 0, "library_files": 0, "failed_jobs": 0}
+        jobs: list[tuple[str, Callable[[], int]]] = [
+            ("reminders", self.library.remind_due), ("points_forgotten", self.reports.forget_points)]
+        if self.library_drop:
+            drop = self.library_drop
+            jobs.append(("library_files", lambda: len(drop.scan())))
+        for name, job in jobs:
+            try:
+                out[name] = job()
+            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+                log.exception("community tick: %s failed", name)
+                out["failed_jobs"] += 1
+        return out
 
     def weekly(self) -> dict[str, int]:
         """The weekly job: new-arrival digests (once per weekly slot, however often it is called)."""

@@ -1,7 +1,7 @@
 """Watch-over and school-commute notices (見守り・登下校メール). An authorised system (API key purpose
 'watch': a school gate card reader, an elderly watch-over terminal) posts an event for a person; the guardians
-registered for that person are notified at once, but only those confirmed by the person (one-time code) or
-by the school/municipality. People are known only by a keyed hash of the other system's id."""
+registered for that person are notified at once, but only those confirmed by the person (a one-time code the
+watch system shows the person, never the guardian) or by the school/municipality. People are known only by a keyed hash of the other system's id."""
 from __future__ import annotations
 
 import hashlib
@@ -38,20 +38,48 @@ class WatchOver:
                 by.purpose == "watch" or by.has("alert_composer")))):
             raise Forbidden("only the school, the municipality or its watch-over system may do this")
 
-    def register(self, sid: int, tenant_code: str, person_id: str, label: str = "") -> tuple[int, str]:
+    def register(self, sid: int, tenant_code: str, person_id: str, label: str = "") -> int:
         """A guardian (subscriber) asks to be notified about a person: unconfirmed until the person or the
-        school confirms. Returns (guardian id, the one-time code the person confirms with)."""
+        school confirms. → the guardian id. The guardian never gets a confirmation code: the person gets one
+        through the watch system (`issue_codes`), so nobody can confirm themselves."""
         if not person_id.strip():
             raise Invalid("say whom to watch over")
-        code = f"{secrets.randbelow(10**8):08d}"
         with self.db.transaction() as tx:
             ph = self.person_hash(tenant_code, person_id)
             tx.execute("DELETE FROM cm_watch_guardians WHERE tenant_code = ? AND person_hash = ? AND subscriber_id = ?"
                        " AND confirmed IS NULL", (tenant_code, ph, sid))
-            gid = tx.insert("INSERT INTO cm_watch_guardians (tenant_code, person_hash, subscriber_id, label, code_hash,"
-                            " created) VALUES (?, ?, ?, ?, ?, ?)",
-                            (tenant_code, ph, sid, label[:60], self._code(code), self.clock.iso()))
-        return gid, code
+            return tx.insert("INSERT INTO cm_watch_guardians (tenant_code, person_hash, subscriber_id, label, created)"
+                             " VALUES (?, ?, ?, ?, ?)", (tenant_code, ph, sid, label[:60], self.clock.iso()))
+
+    def issue_codes(self, by: Principal, person_id: str) -> list[dict[str, Any]]:
+        """The watch system (its API key) asks for the person's pending registrations and shows the person
+        each one with a fresh one-time code; the person enters it only if they agree. Issuing again replaces
+        older codes."""
+        tenant = str(by.tenant_code)
+        if by.purpose != "watch":
+            raise Forbidden("only a watch-over system's API key may fetch confirmation codes")
+        if not person_id.strip():
+            raise Invalid("say whose registrations to fetch (person_id)")
+        out = []
+        with self.db.transaction() as tx:
+            rows = tx.query("SELECT id, label, created FROM cm_watch_guardians WHERE tenant_code = ?"
+                            " AND person_hash = ? AND confirmed IS NULL ORDER BY id",
+                            (tenant, self.person_hash(tenant, person_id)))
+            for r in rows:
+                code = self._free_code(tx)
+                tx.execute("UPDATE cm_watch_guardians SET code_hash = ? WHERE id = ?", (self._code(code), r["id"]))
+                out.append({"guardian": r["id"], "label": r["label"], "registered": r["created"], "code": code})
+            self.audit.append(tx, by.actor, "community.watch.codes", f"watch:{tenant}", tenant=tenant,
+                              after={"codes": len(out)})
+        return out
+
+    def _free_code(self, tx: Any) -> str:
+        """8 digits no other open registration (of any town) holds; the unique index is the backstop."""
+        for _ in range(20):
+            code = f"{secrets.randbelow(10**8):08d}"
+            if not tx.scalar("SELECT id FROM cm_watch_guardians WHERE code_hash = ?", (self._code(code),)):
+                return code
+        raise Conflict("no free confirmation code; try again")
 
     def mine(self, sid: int, tenant_code: str) -> list[dict[str, Any]]:
         """A guardian's own registrations and whether each is confirmed (the person stays a hash)."""
@@ -59,11 +87,16 @@ class WatchOver:
             return tx.query("SELECT id, label, created, confirmed, confirmed_by FROM cm_watch_guardians"
                             " WHERE tenant_code = ? AND subscriber_id = ? ORDER BY id", (tenant_code, sid))
 
-    def confirm_by_person(self, code: str) -> None:
+    def confirm_by_person(self, code: str, by_sid: int | None = None) -> None:
+        """The person confirms with the code the watch system showed them. `by_sid` is the resident whose
+        settings link came with the request: the guardian may not confirm their own registration."""
         with self.db.transaction() as tx:
-            row = tx.one("SELECT id FROM cm_watch_guardians WHERE code_hash = ? AND confirmed IS NULL", (self._code(code),))
+            row = tx.one("SELECT id, subscriber_id FROM cm_watch_guardians WHERE code_hash = ? AND confirmed IS NULL",
+                         (self._code(code),))
             if not row:
                 raise NotFound("this confirmation code is unknown or used")
+            if by_sid is not None and int(row["subscriber_id"]) == by_sid:
+                raise Forbidden("a guardian cannot confirm their own registration")
             tx.execute("UPDATE cm_watch_guardians SET confirmed = ?, confirmed_by = 'person', code_hash = NULL"
                        " WHERE id = ?", (self.clock.iso(), row["id"]))
 

@@ -1,7 +1,7 @@
 """The resident's side of the community features on the public app, as plain HTML forms (no JavaScript needed):
 "My community services" (/community/{tenant}/me: library card, hold-notice titles, new-arrival subjects,
 groups, watch-over registrations), the group page with its join, post and reply forms, and the page where a
-watched person confirms a guardian with their code.
+watched person confirms a guardian with the code the watch system (school, terminal) showed them.
 
 A resident is known by the token of their safety-mail settings link (form or query field `t`, or the
 mh_resident cookie), exactly as on /alerts/p/{token}; posts from other sites are refused by their Origin header,
@@ -108,6 +108,7 @@ def _done(request: web.Request) -> str:
             "held": _("Your notice was sent to the town hall for checking. It is published after that."),
             "replied": _("Your reply is posted."),
             "confirmed": _("Thank you. The guardian is confirmed and will get watch-over notices."),
+            "registered": _("You are registered. Notices start after the person or the school confirms you."),
             }.get(request.query.get("done", ""), "")
 
 
@@ -134,7 +135,7 @@ def _tenant_name(request: web.Request, tenant: Any) -> str:
 
 # -- "My community services" ---------------------------------------------------------------------------------
 async def me_page(request: web.Request, who: Resident | None = None, *, error: str = "", status: int = 200,
-                  form: Any = None, new_code: str = "") -> web.Response:
+                  form: Any = None) -> web.Response:
     if who is None:
         who = await _who(request)
         assert who is not None
@@ -150,7 +151,7 @@ async def me_page(request: web.Request, who: Resident | None = None, *, error: s
                   tenant_name=_tenant_name(request, tenant), token=who.token, me_url=me_url(who),
                   library=await run(cm.library.link_state, sid, tc), subjects=set(await run(cm.arrivals.subjects, sid, tc)),
                   classes=ndc_classes(request), mine=mine, open_groups=groups, watch=await run(cm.watch.mine, sid, tc),
-                  error=error, done=_done(request), form=form or {}, new_code=new_code, group_url=group_url, who=who,
+                  error=error, done=_done(request), form=form or {}, group_url=group_url, who=who,
                   local_time=local_time)
     return _private(resp)
 
@@ -198,7 +199,8 @@ def _messages(request: web.Request) -> dict[str, str]:
             "members": _("Only members can reply in this group."),
             "no_post": _("This post is not in this group any more."),
             "person": _("Give the ID of the person you want to watch over."),
-            "watch_code": _("This confirmation code is unknown or was used already.")}
+            "watch_code": _("This confirmation code is unknown or was used already."),
+            "watch_self": _("A guardian cannot confirm their own registration. The person or the school confirms it.")}
 
 
 def _guess_limit(request: web.Request) -> None:
@@ -351,7 +353,9 @@ async def group_reply(request: web.Request) -> web.StreamResponse:
         try:
             parent = int(str(form.get("parent") or "0"))
         except ValueError:
-            raise NotFound("no such post in this group") from None
+            parent = -1
+        if not 0 <= parent < 2**63:  # not a key the stores can hold
+            raise NotFound("no such post in this group")
         return int(await run(_cm(request).groups.reply, who.sid, gid, parent, str(form.get("body") or "")))
 
     out = await _resident_action(request, work, {Invalid: m["reply"], Forbidden: m["members"], NotFound: m["no_post"]},
@@ -367,17 +371,17 @@ async def group_reply(request: web.Request) -> web.StreamResponse:
 async def watch_register(request: web.Request) -> web.StreamResponse:
     m = _messages(request)
 
-    async def work(who: Resident, form: Any) -> tuple[int, str]:
-        return await run(_cm(request).watch.register, who.sid, who.tenant_code, str(form.get("person_id") or ""),
-                         str(form.get("label") or "").strip())
+    async def work(who: Resident, form: Any) -> int:
+        return int(await run(_cm(request).watch.register, who.sid, who.tenant_code, str(form.get("person_id") or ""),
+                             str(form.get("label") or "").strip()))
 
     out = await _resident_action(request, work, {Invalid: m["person"]})
     if isinstance(out, web.Response):
         return out
-    who, (gid, code) = out
-    if wants_html(request):  # the person's code is shown once, so render rather than redirect
-        return await me_page(request, who, new_code=code)
-    return _json({"guardian": gid, "code_for_person": code}, status=201)
+    who, gid = out
+    if wants_html(request):  # no code for the guardian: the person or the school confirms
+        raise web.HTTPSeeOther(me_url(who, "registered") + "#watch")
+    return _json({"guardian": gid}, status=201)
 
 
 async def watch_confirm_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
@@ -386,8 +390,18 @@ async def watch_confirm_page(request: web.Request, *, error: str = "", status: i
                   error=error, done=_done(request))
 
 
+async def _sid_or_none(request: web.Request, form: Any) -> int | None:
+    """The resident whose settings link came with the request, if any (a stale link counts as none)."""
+    try:
+        who = await _who(request, form, required=False)
+    except HubError:
+        return None
+    return who.sid if who else None
+
+
 async def watch_confirm(request: web.Request) -> web.StreamResponse:
-    """The watched person (or their family) confirms a guardian with the code the guardian gave them."""
+    """The watched person (or their family) confirms a guardian with the code the watch system showed them; a
+    request carrying the registering guardian's own settings link is refused."""
     _guess_limit(request)
     html = wants_html(request)
     try:
@@ -401,10 +415,12 @@ async def watch_confirm(request: web.Request) -> web.StreamResponse:
         code = _code(form.get("code"))
         if not code:
             raise NotFound("this confirmation code is unknown or used")
-        await run(_cm(request).watch.confirm_by_person, code)
+        await run(_cm(request).watch.confirm_by_person, code, await _sid_or_none(request, form))
     except HubError as exc:
         if html:
-            return await watch_confirm_page(request, error=_messages(request)["watch_code"], status=exc.status)
+            m = _messages(request)
+            return await watch_confirm_page(request, error=m["watch_self" if isinstance(exc, Forbidden) else
+                                                             "watch_code"], status=exc.status)
         raise
     if html:
         raise web.HTTPSeeOther("/community/watch/confirm?done=confirmed")
@@ -419,10 +435,10 @@ def add_resident_community_routes(app: web.Application) -> None:
     r.add_post("/community/{tenant:\\d{5}}/library/titles", library_titles)
     r.add_post("/community/{tenant:\\d{5}}/library/arrivals", arrival_subjects)
     r.add_post("/community/{tenant:\\d{5}}/groups/join", join_by_code)
-    r.add_get("/community/groups/{gid:\\d+}", group_page)
-    r.add_post("/community/groups/{gid:\\d+}/join", group_join)
-    r.add_post("/community/groups/{gid:\\d+}/posts", group_post)
-    r.add_post("/community/groups/{gid:\\d+}/replies", group_reply)
+    r.add_get("/community/groups/{gid:\\d{1,18}}", group_page)
+    r.add_post("/community/groups/{gid:\\d{1,18}}/join", group_join)
+    r.add_post("/community/groups/{gid:\\d{1,18}}/posts", group_post)
+    r.add_post("/community/groups/{gid:\\d{1,18}}/replies", group_reply)
     r.add_post("/community/{tenant:\\d{5}}/watch/register", watch_register)
     r.add_get("/community/watch/confirm", watch_confirm_page)
     r.add_post("/community/watch/confirm", watch_confirm)

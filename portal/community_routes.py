@@ -135,6 +135,15 @@ async def watch_event(request: web.Request) -> web.Response:
     return _json({"queued": await run(_cm(request).watch.event, by, _body_json(body))}, status=202)
 
 
+async def watch_codes(request: web.Request) -> web.Response:
+    """The watch system fetches a person's pending registrations with one-time codes to show the person."""
+    by, body = await _signed(request, "watch")
+    data = _body_json(body)
+    person = str(data.get("person_id") or "") if isinstance(data, dict) else ""
+    pending = await run(_cm(request).watch.issue_codes, by, person)
+    return _json({"pending": pending, "confirm_url": f"{_cm(request).alerts.config.public_url}/community/watch/confirm"})
+
+
 async def liaison_report(request: web.Request) -> web.Response:
     by, body = await _signed(request, "liaison")
     data = _body_json(body)
@@ -171,6 +180,7 @@ def add_public_community_routes(app: web.Application) -> None:
     app.router.add_post("/community/api/library/link-code", ils_link_code)
     app.router.add_post("/community/api/library/unlinked", ils_unlinked)
     app.router.add_post("/community/api/watch/events", watch_event)
+    app.router.add_post("/community/api/watch/codes", watch_codes)
     app.router.add_post("/community/api/reports", liaison_report)
 
 

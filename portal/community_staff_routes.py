@@ -11,19 +11,30 @@ from typing import Any
 
 from aiohttp import web
 
+from community.access import is_staff_of
 from community.arrivals import CLASSES
 from community.groups import KINDS
 from community.privacy import apply_decisions
-from machihub.errors import HubError, Invalid, NotFound
+from machihub.errors import Forbidden, HubError, Invalid, NotFound
 from portal.community_routes import file_report, report_json
 from portal.pages import gettext_for, render
 from portal.web import HUB, PRINCIPAL, SESSION, dumps, run, wants_html
 
 CSV_MAX = 5 * 1024 * 1024
+MAX_ID = 2**63 - 1
 
 
 def _cm(request: web.Request) -> Any:
     return request.app[HUB].community  # type: ignore[attr-defined]
+
+
+def _staff(request: web.Request) -> tuple[Any, Any]:
+    """(community, principal) for community staff of their town; anyone else logged in gets 403. Every
+    page and JSON read checks this: reports hold exact points and personal data."""
+    p = request[PRINCIPAL]
+    if not is_staff_of(p, p.tenant_code):
+        raise Forbidden("community pages need the admin, alert composer or alert approver role")
+    return _cm(request), p
 
 
 def _csrf(request: web.Request) -> str:
@@ -32,9 +43,12 @@ def _csrf(request: web.Request) -> str:
 
 def _int(value: Any, name: str) -> int:
     try:
-        return int(str(value))
+        n = int(str(value))
     except ValueError:
         raise Invalid(f"{name} must be a whole number") from None
+    if not 0 <= n <= MAX_ID:  # beyond a 64-bit key: the stores would overflow
+        raise Invalid(f"{name} is out of range")
+    return n
 
 
 def _page(request: web.Request, template: str, title: str, status: int = 200, **ctx: Any) -> web.Response:
@@ -70,7 +84,7 @@ async def _center(request: web.Request) -> list[float]:
 
 # -- overview ------------------------------------------------------------------------------------------------
 async def index(request: web.Request) -> web.Response:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)
     _ = gettext_for(request)
     pending = await run(cm.reports.pending, p.tenant_code)
     posts = await run(cm.groups.pending_posts, p.tenant_code)
@@ -81,7 +95,7 @@ async def index(request: web.Request) -> web.Response:
 
 # -- suspicious-person reports --------------------------------------------------------------------------------
 async def reports(request: web.Request) -> web.Response:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)
     if not wants_html(request):
         return _json([report_json(r) for r in await run(cm.reports.pending, p.tenant_code)])
     _ = gettext_for(request)
@@ -90,6 +104,7 @@ async def reports(request: web.Request) -> web.Response:
 
 
 async def report_form(request: web.Request, form: Any = None, error: str = "", status: int = 200) -> web.Response:
+    _staff(request)
     _ = gettext_for(request)
     return _page(request, "staff/community/report_new.html", _("File a suspicious-person report"), status=status,
                  form=form or {}, error=error, map_json=_map_config(request, center=await _center(request)))
@@ -109,7 +124,7 @@ async def report_file(request: web.Request) -> web.StreamResponse:
 
 
 async def report_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)
     rid = _int(request.match_info["rid"], "report")
     report = await run(cm.reports.get, rid)
     if report.tenant_code != p.tenant_code and not p.is_system:
@@ -166,7 +181,7 @@ async def report_reject(request: web.Request) -> web.StreamResponse:
 
 # -- community groups -----------------------------------------------------------------------------------------
 async def groups(request: web.Request, form: Any = None, error: str = "", status: int = 200) -> web.Response:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)
     _ = gettext_for(request)
     units = await run(cm.alerts.areas.units, p.tenant_code)
     return _page(request, "staff/community/groups.html", _("Community groups"), status=status,
@@ -176,7 +191,7 @@ async def groups(request: web.Request, form: Any = None, error: str = "", status
 
 
 async def group_create(request: web.Request) -> web.StreamResponse:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)  # before the e-mail lookup: it must not tell outsiders who subscribes
     form = await request.post()
     try:
         area = None
@@ -205,7 +220,7 @@ async def group_create(request: web.Request) -> web.StreamResponse:
 
 async def group_page(request: web.Request, new_code: str | None = None, error: str = "", status: int = 200,
                      done: str = "") -> web.Response:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)
     gid = _int(request.match_info["gid"], "group")
     page = await run(cm.groups.page, gid, None, p)
     members = await run(cm.groups.member_rows, p, gid)
@@ -281,7 +296,7 @@ async def moderate(request: web.Request) -> web.StreamResponse:
 
 # -- library counter ------------------------------------------------------------------------------------------
 async def library(request: web.Request, error: str = "", status: int = 200, **extra: Any) -> web.Response:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)
     _ = gettext_for(request)
     return _page(request, "staff/community/library.html", _("Library notices"), status=status, error=error,
                  unlinked=await run(cm.library.unlinked_holds, p), classes=CLASSES, **extra)
@@ -335,7 +350,7 @@ async def library_batch(request: web.Request) -> web.StreamResponse:
 
 # -- watch-over guardians -------------------------------------------------------------------------------------
 async def watch(request: web.Request, error: str = "", status: int = 200) -> web.Response:
-    cm, p = _cm(request), request[PRINCIPAL]
+    cm, p = _staff(request)
     _ = gettext_for(request)
     return _page(request, "staff/community/watch.html", _("Watch-over guardians"), status=status, error=error,
                  guardians=await run(cm.watch.guardians, p, p.tenant_code), done=_done(request))
@@ -369,20 +384,20 @@ def add_staff_community_routes(app: web.Application) -> None:
     r.add_get("/community/reports", reports)
     r.add_get("/community/reports/new", report_form)
     r.add_post("/community/reports", report_file)
-    r.add_get("/community/reports/{rid:\\d+}", report_page)
-    r.add_post("/community/reports/{rid:\\d+}/decide", report_decide)
-    r.add_post("/community/reports/{rid:\\d+}/approve", report_approve)
-    r.add_post("/community/reports/{rid:\\d+}/reject", report_reject)
+    r.add_get("/community/reports/{rid:\\d{1,18}}", report_page)
+    r.add_post("/community/reports/{rid:\\d{1,18}}/decide", report_decide)
+    r.add_post("/community/reports/{rid:\\d{1,18}}/approve", report_approve)
+    r.add_post("/community/reports/{rid:\\d{1,18}}/reject", report_reject)
     r.add_get("/community/groups", groups)
     r.add_post("/community/groups", group_create)
-    r.add_get("/community/groups/{gid:\\d+}", group_page)
-    r.add_post("/community/groups/{gid:\\d+}/members/{sid:\\d+}", member_decide)
-    r.add_post("/community/groups/{gid:\\d+}/invite", group_invite)
-    r.add_post("/community/groups/{gid:\\d+}/posts", group_post)
-    r.add_post("/community/posts/{pid:\\d+}/moderate", moderate)
+    r.add_get("/community/groups/{gid:\\d{1,18}}", group_page)
+    r.add_post("/community/groups/{gid:\\d{1,18}}/members/{sid:\\d{1,18}}", member_decide)
+    r.add_post("/community/groups/{gid:\\d{1,18}}/invite", group_invite)
+    r.add_post("/community/groups/{gid:\\d{1,18}}/posts", group_post)
+    r.add_post("/community/posts/{pid:\\d{1,18}}/moderate", moderate)
     r.add_get("/community/library", library)
     r.add_post("/community/library/link-code", library_link_code)
     r.add_post("/community/library/batch", library_batch)
     r.add_get("/community/watch", watch)
-    r.add_post("/community/guardians/{gid:\\d+}/confirm", guardian_confirm)
-    r.add_post("/community/guardians/{gid:\\d+}/revoke", guardian_revoke)
+    r.add_post("/community/guardians/{gid:\\d{1,18}}/confirm", guardian_confirm)
+    r.add_post("/community/guardians/{gid:\\d{1,18}}/revoke", guardian_revoke)

@@ -61,3 +61,58 @@ async def test_private_group_page_unreadable_by_non_members(cm, smtp, aiohttp_cl
     assert r.status == 200 and "議事録" in await r.text()
     await cm.alerts.run_worker("test", until_idle=True)
     assert [a for m in smtp.received for a in m.rcpt_tos] == ["pmember@example.jp"]
+
+
+def _takamatsu(cm, email: str) -> int:
+    from machihub.principal import SYSTEM
+
+    cm.alerts.admin.import_subscribers(SYSTEM, "37201", [{"email": email, "topics": ["community"],
+                                                          "areas": [{"kind": "town"}]}])
+    with cm.alerts.db.transaction() as tx:
+        return int(tx.scalar("SELECT subscriber_id FROM al_contacts WHERE kind = 'email' AND address_hash = ?",
+                             (cm.alerts.links.address_hash("email", email),)))
+
+
+async def test_residents_of_another_town_cannot_join_post_or_reply(cm, smtp, aiohttp_client):
+    from machihub.errors import Invalid
+
+    admin, member = resident(cm, "ladmin@example.jp"), resident(cm, "lmember@example.jp")
+    outsider = _takamatsu(cm, "far@example.jp")
+    staff = cm.towns["komae_admin"]
+    with pytest.raises(Invalid):                                   # an admin from another town
+        cm.groups.create(staff, "13219", "猪方町内会", outsider)
+    gid, code = cm.groups.create(staff, "13219", "和泉本町自治会", admin)
+    with pytest.raises(Forbidden):
+        cm.groups.join(outsider, gid, code)                        # even with the right code
+    client = await aiohttp_client(public_app(cm.alerts.hub))
+    r = await client.post(f"/community/groups/{gid}/join", data={"t": token_of(cm, outsider), "code": code})
+    assert r.status == 403
+    assert cm.groups.join(member, gid, code) == "active"
+    pid = cm.groups.post(gid, "清掃", "日曜に清掃します。", sid=admin)
+    with cm.alerts.db.transaction() as tx:                         # a membership from before this check existed
+        tx.execute("INSERT INTO cm_members (group_id, subscriber_id, role, state, created) VALUES (?, ?, 'admin',"
+                   " 'active', ?)", (gid, outsider, cm.alerts.clock.iso()))
+    with pytest.raises(Forbidden):
+        cm.groups.post(gid, "横から", "他の市から", sid=outsider)
+    with pytest.raises(Forbidden):
+        cm.groups.reply(outsider, gid, pid, "他の市から")
+    r = await client.post(f"/community/groups/{gid}/replies", data={"t": token_of(cm, outsider), "parent": str(pid),
+                                                                     "body": "他の市から"})
+    assert r.status == 403
+    with cm.alerts.db.transaction() as tx:
+        assert tx.scalar("SELECT count(*) FROM cm_posts WHERE group_id = ?", (gid,)) == 1
+        assert tx.scalar("SELECT count(*) FROM cm_groups") == 1
+
+
+async def test_ids_beyond_64_bits_are_not_found(cm, aiohttp_client):
+    admin = resident(cm, "big@example.jp")
+    gid, _ = cm.groups.create(cm.towns["komae_admin"], "13219", "大きな番号", admin)
+    client = await aiohttp_client(public_app(cm.alerts.hub))
+    huge = "99999999999999999999999"
+    assert (await client.get(f"/community/groups/{huge}")).status == 404
+    assert (await client.get(f"/community/groups/{2**63}")).status == 404
+    for path in ("join", "posts", "replies"):
+        assert (await client.post(f"/community/groups/{huge}/{path}", data={"t": token_of(cm, admin)})).status == 404
+    r = await client.post(f"/community/groups/{gid}/replies", data={"t": token_of(cm, admin), "parent": huge,
+                                                                     "body": "はい"})
+    assert r.status == 404

@@ -94,3 +94,65 @@ def test_collecting_stops_a_queued_reminder_titles_when_opted_in_and_csv(cm, smt
     assert "好きな本" in mail.message.get_body(("plain",)).get_content()
     with cm.alerts.db.transaction() as tx:
         assert tx.scalar("SELECT count(*) FROM al_outbox WHERE kind = 'library' AND state = 'cancelled'") == 1
+
+
+def _linked_holds(cm, n: int, deadline: str, email: str = "many@example.jp") -> int:
+    hub = cm.alerts.hub
+    key_id, _ = hub.users.add_api_key(SYSTEM, "13219", f"ILS {email}", "ils")
+    ils = hub.users._api_principal({"key_id": key_id, "tenant_code": "13219", "purpose": "ils"})
+    sid = resident(cm, email)
+    cm.library.link(sid, "13219", cm.library.link_code(ils, f"P-{email}"))
+    cm.library.handle(ils, [{"event": "ready", "hold_id": f"{email}-{i}", "patron_id": f"P-{email}",
+                             "branch": "中央図書館", "deadline": deadline} for i in range(n)])
+    return sid
+
+
+def _reminders(cm) -> int:
+    with cm.alerts.db.transaction() as tx:
+        return int(tx.scalar("SELECT count(*) FROM cm_holds WHERE reminded IS NOT NULL"))
+
+
+def _library_rows(cm) -> int:
+    with cm.alerts.db.transaction() as tx:
+        return int(tx.scalar("SELECT count(*) FROM al_outbox WHERE kind = 'library'"))
+
+
+def test_a_hold_due_today_gets_no_tomorrow_reminder(cm, smtp):
+    _at_jst_noon(cm, "2026-06-04")
+    _linked_holds(cm, 1, "2026-06-04", "today@example.jp")          # ready late: due today
+    _linked_holds(cm, 1, "2026-06-05", "tomorrow@example.jp")
+    assert cm.tick()["reminders"] == 1                               # only the one due tomorrow
+    cm.alerts.clock.advance(timedelta(hours=11))                     # 23:00 JST, still the 4th
+    assert cm.tick()["reminders"] == 0
+    work(cm)
+    assert len(smtp.to("today@example.jp")) == 1                     # the notice only, no "明日" reminder
+    assert any("明日" in m.message.get_body(("plain",)).get_content() for m in smtp.to("tomorrow@example.jp"))
+
+
+def test_hosts_ticking_at_once_send_each_reminder_once(cm):
+    """Several hosts (one Community each, sharing the store) run the tick at the same moment."""
+    import threading
+
+    from community import build_community
+
+    _at_jst_noon(cm, "2026-06-04")
+    _linked_holds(cm, 60, "2026-06-05")
+    before = _library_rows(cm)
+    hosts = [build_community(cm.alerts.hub) for _ in range(4)]
+    start, counts, errors = threading.Barrier(len(hosts)), [], []
+
+    def tick(host) -> None:
+        start.wait()
+        try:
+            counts.append(host.library.remind_due())
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tick, args=(h,)) for h in hosts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sum(counts) == 60
+    assert _library_rows(cm) - before == 60 and _reminders(cm) == 60
+    assert cm.tick()["reminders"] == 0 and _library_rows(cm) - before == 60   # a later tick: nothing again

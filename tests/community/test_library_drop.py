@@ -4,6 +4,7 @@ still being written is left alone; a folder that is not one of our municipalitie
 patron's notice goes out through the real SMTP server. Time moves with the hub clock."""
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from community import build_community
@@ -68,3 +69,37 @@ def test_drop_folder_imports_all_or_nothing_and_files_the_result(cm, smtp, tmp_p
     later = [m.message.get_body(("plain",)).get_content() for m in smtp.to("reader@example.jp")]
     assert len(later) == 2                                            # H5 from late.csv; H1 again is not re-sent
     assert ils.unlinked_holds(staff) == []                            # H2 was collected
+
+
+def test_a_file_left_in_work_is_queued_again_and_any_error_files_it_as_failed(cm, tmp_path):
+    """A host that died mid-import leaves its file in work/: after 30 minutes another scan takes it again. A file
+    the store refuses with an unexpected error (PostgreSQL takes no NUL in text) goes to failed/ with the reason,
+    not stuck in work/."""
+    from datetime import timedelta
+
+    hub = cm.alerts.hub
+    drop = tmp_path / "drop"
+    komae = drop / "13219"
+    (komae / "work").mkdir(parents=True)
+    hub.clock.advance(datetime.fromisoformat("2026-06-01T03:00:00+00:00") - hub.clock.now())
+    hub.settings = hub.settings.replace(community_library_drop_dir=str(drop))
+    community = build_community(hub)
+    (komae / "nul.csv").write_text(HEADER + "ready,H7,P-1,中央\x00図書館,2026-06-05,\n", encoding="utf-8")
+    community.tick()
+    assert community.tick()["library_files"] == 1
+    assert not list((komae / "work").iterdir())                       # never stuck, whatever the store said
+    assert list(komae.glob("*/nul.csv*"))
+
+    stuck = komae / "work" / "holds.csv"
+    stuck.write_text(HEADER + "ready,H8,P-1,中央図書館,2026-06-05,\n", encoding="utf-8")
+    now = hub.clock.now().timestamp()
+    os.utime(stuck, (now, now))                                       # claimed just now by a host that then died
+    community.tick()
+    assert stuck.exists()                                             # it may still be working on it
+    hub.clock.advance(timedelta(minutes=31))
+    community.tick()                                                  # queued again …
+    assert not stuck.exists() and (komae / "holds.csv").exists()
+    assert community.tick()["library_files"] == 1                     # … and imported
+    assert (komae / "done" / "holds.csv").exists()
+    with hub.db.transaction() as tx:
+        assert tx.scalar("SELECT count(*) FROM cm_holds WHERE hold_ref = 'H8'") == 1

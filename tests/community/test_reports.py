@@ -104,3 +104,40 @@ async def test_public_layer_over_http(cm, aiohttp_client):
     client = await aiohttp_client(public_app(cm.alerts.hub))
     r = await client.get("/community/13219/reports.geojson")
     assert r.status == 200 and (await r.json())["features"] == []
+
+
+def _report_at(cm, occurred: datetime, what: str = "男が声をかけた。電話 090-1234-5678") -> int:
+    lat, lon = POINT
+    return cm.reports.file(cm.towns["komae_admin"], "13219", occurred=occurred, lat=lat, lon=lon, what=what,
+                           person="山田太郎さん")
+
+
+def test_occurred_is_kept_in_japan_time(cm):
+    """22:40 UTC on 12 May is 07:40 on 13 May in Japan: the list date and staff times say so."""
+    cm.alerts.clock.advance(datetime(2026, 5, 14, tzinfo=UTC) - cm.alerts.clock.now())
+    rid = _report_at(cm, datetime.fromisoformat("2026-05-12T22:40:00+00:00"))
+    assert cm.reports.get(rid).occurred == "2026-05-13T07:40:00+09:00"
+    other = _report_at(cm, datetime.fromisoformat("2026-05-13T09:40:00+02:00"))
+    assert cm.reports.get(other).occurred == "2026-05-13T16:40:00+09:00"
+    decider = cm.towns["approver"]
+    cm.reports.decide(decider, rid, {i: "remove" for i in range(len(cm.reports.get(rid).findings))})
+    cm.reports.approve(decider, rid)
+    (feat,) = cm.reports.public_layer("13219")["features"]
+    assert feat["properties"]["date"] == "2026-05-13"
+
+
+def test_rejected_reports_forget_the_point_and_personal_data(cm):
+    lat, lon = POINT
+    rid = _report_at(cm, cm.alerts.clock.now())
+    cm.reports.reject(cm.towns["approver"], rid, "重複")
+    days = cm.reports.config.public_days
+    cm.alerts.clock.advance(timedelta(days=days - 1))
+    assert cm.tick()["points_forgotten"] == 0                       # kept for the same period as approved ones
+    cm.alerts.clock.advance(timedelta(days=1, seconds=1))
+    assert cm.tick()["points_forgotten"] == 1
+    assert cm.tick()["points_forgotten"] == 0
+    with cm.alerts.db.transaction() as tx:
+        row = tx.one("SELECT * FROM cm_reports WHERE id = ?", (rid,))
+    assert (row["lat"], row["lon"]) != (lat, lon) and (row["lat"], row["lon"]) == (row["public_lat"], row["public_lon"])
+    stored = row["what"] + row["person"] + row["findings"]
+    assert "090-1234-5678" not in stored and "山田太郎" not in stored and "〇〇" in row["what"]

@@ -2,7 +2,7 @@
 is linked from the mail-settings page and identifies the resident by the same token; linking a library card with
 a code the ILS issued (signed API), book titles in hold notices, new-arrival subjects, joining a group by its
 invitation code alone or from the group page (code or approval), posting and replying, watch-over registration
-and the person's confirmation. A browser gets a 303 back with a confirmation line, or the page again naming the
+and the person's confirmation (never the guardian's own). A browser gets a 303 back with a confirmation line, or the page again naming the
 problem; every refused input leaves the store as it was; API clients still get JSON."""
 from __future__ import annotations
 
@@ -199,11 +199,14 @@ async def test_groups_join_post_and_reply_through_the_pages(cm, smtp, aiohttp_cl
     assert r.status == 200 and await r.json() == {"state": "active"}      # JSON for API clients, as before
 
 
-async def test_watch_over_registration_and_confirmation(cm, aiohttp_client):  # noqa: F811
+async def test_watch_over_registration_cannot_be_self_confirmed(cm, aiohttp_client):  # noqa: F811
+    """The guardian registers and waits: the page shows no code; the person confirms with the code the watch
+    system showed them; the guardian's own settings link cannot confirm."""
     client = await _client(aiohttp_client, cm)
     sid = resident(cm, "parent@example.jp")
     t = token_of(cm, sid)
     guardians = "SELECT count(*) FROM cm_watch_guardians WHERE subscriber_id = ?"
+    confirmed = "SELECT count(*) FROM cm_watch_guardians WHERE confirmed IS NOT NULL"
 
     r = await client.post("/community/13219/watch/register", data={"t": t, "person_id": " ", "label": "太郎"},
                           headers=HTML)
@@ -211,20 +214,28 @@ async def test_watch_over_registration_and_confirmation(cm, aiohttp_client):  # 
     assert r.status == 400 and "Give the ID of the person" in page and 'value="太郎"' in page
     assert _count(cm, guardians, sid) == 0
     r = await client.post("/community/13219/watch/register", data={"t": t, "person_id": "S-2041", "label": "太郎"},
-                          headers=HTML)
-    page = await r.text()
-    code = re.search(r'id="watch-code" class="code-shown">(\d{8})<', page).group(1)
-    assert r.status == 200 and "waiting for confirmation" in page and r.headers["Cache-Control"] == "no-store"
+                          headers=HTML, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == f"/community/13219/me?t={quote(t, safe='')}&done=registered#watch"
+    page = await (await client.get(r.headers["Location"], headers=HTML)).text()
+    assert "Notices start after the person or the school confirms you." in page
+    assert "太郎: <strong>waiting for confirmation by the person or the school</strong>" in page
+    assert 'id="watch-code"' not in page and "/community/watch/confirm" not in page  # nothing to self-confirm
 
+    key_id, secret = cm.alerts.hub.users.add_api_key(SYSTEM, "13219", "校門", "watch")
+    body, headers = signed(secret, key_id, {"person_id": "S-2041"})
+    r = await client.post("/community/api/watch/codes", data=body, headers=headers)
+    (item,) = (await r.json())["pending"]
+    code = item["code"]
     page = await (await client.get("/community/watch/confirm", headers=HTML)).text()
-    assert 'action="/community/watch/confirm"' in page
+    assert 'action="/community/watch/confirm"' in page and "The school or the watch-over service gives you" in page
     bad = "00000000" if code != "00000000" else "11111111"
     r = await client.post("/community/watch/confirm", data={"code": bad}, headers=HTML)
     assert r.status == 404 and "unknown or was used already" in await r.text()
-    assert _count(cm, "SELECT count(*) FROM cm_watch_guardians WHERE confirmed IS NOT NULL") == 0
     r = await client.post("/community/watch/confirm", data={"code": code}, headers={**HTML, "Origin": "https://evil.example"})
     assert r.status == 403
-    assert _count(cm, "SELECT count(*) FROM cm_watch_guardians WHERE confirmed IS NOT NULL") == 0
+    r = await client.post("/community/watch/confirm", data={"code": code, "t": t}, headers=HTML)
+    assert r.status == 403 and "cannot confirm their own registration" in await r.text()
+    assert _count(cm, confirmed) == 0
     r = await client.post("/community/watch/confirm", data={"code": f"{code[:4]}-{code[4:]}"}, headers=HTML,
                           allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/community/watch/confirm?done=confirmed"
@@ -233,7 +244,7 @@ async def test_watch_over_registration_and_confirmation(cm, aiohttp_client):  # 
     assert re.search(r"太郎: confirmed on \d{4}-\d{2}-\d{2}", page)
 
     r = await client.post("/community/13219/watch/register", data={"t": t, "person_id": "S-2042"})
-    assert r.status == 201 and set(await r.json()) == {"guardian", "code_for_person"}
+    assert r.status == 201 and set(await r.json()) == {"guardian"}
 
 
 async def test_code_guessing_is_bounded(aiohttp_client, hub):

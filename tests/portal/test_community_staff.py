@@ -171,7 +171,7 @@ async def test_library_counter_pages(cm, smtp, aiohttp_client):  # noqa: F811
 async def test_watch_guardians_page(cm, aiohttp_client):  # noqa: F811
     hub, pw = cm.alerts.hub, cm.towns["password"]
     mother = resident(cm, "mother@example.jp", topics=["weather"])
-    gid, _ = cm.watch.register(mother, "13219", "S-1", "はなこ")
+    gid = cm.watch.register(mother, "13219", "S-1", "はなこ")
     staff, csrf, _ = await _staff(aiohttp_client, hub, "komae_composer", pw)
     page = await (await staff.get("/community/watch", headers=HTML)).text()
     assert "はなこ" in page and f"/community/guardians/{gid}/confirm" in page
@@ -184,3 +184,58 @@ async def test_watch_guardians_page(cm, aiohttp_client):  # noqa: F811
     assert r.status == 409
     r = await staff.post("/community/guardians/999999/revoke", data={"csrf_token": csrf}, headers=HTML)
     assert r.status == 404
+
+
+async def test_staff_without_a_community_role_reads_nothing(cm, aiohttp_client):  # noqa: F811
+    """A layer editor of the same town is logged in but is not community staff: every page and JSON read of
+    reports (exact points, personal data), groups, the moderation queue, library and watch-over is 403, and
+    group creation refuses before looking up the e-mail (so it cannot tell who subscribes)."""
+    hub, pw = cm.alerts.hub, cm.towns["password"]
+    rid = cm.reports.file(cm.towns["komae_admin"], "13219", occurred=cm.alerts.clock.now(), lat=float(POINT[0]),
+                          lon=float(POINT[1]), what=FILED["what"], person=FILED["person"])
+    admin = resident(cm, "chair@example.jp")
+    gid, _ = cm.groups.create(cm.towns["komae_admin"], "13219", "和泉本町自治会", admin, moderated=True)
+    cm.groups.post(gid, "夏祭り", "秘密の下書き", sid=admin)
+    hub.settings = hub.settings.replace(cookie_secure=False, tile_url="")
+    client = await aiohttp_client(make_staff_app(hub))
+    r = await client.post("/login", data={"username": "komae1", "password": pw}, allow_redirects=False)
+    assert r.status == 303
+    for path in ("/community", "/community/reports", f"/community/reports/{rid}", "/community/reports/new",
+                 "/community/groups", f"/community/groups/{gid}", "/community/library", "/community/watch"):
+        for accept in ("text/html", "application/json"):
+            r = await client.get(path, headers={"Accept": accept})
+            body = await r.text()
+            assert r.status == 403, (path, accept, r.status)
+            assert "090-1234-5678" not in body and POINT[0] not in body and "秘密の下書き" not in body
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await (await client.get("/", headers=HTML)).text()).group(1)
+    for email in ("chair@example.jp", "nobody@example.jp"):
+        r = await client.post("/community/groups", data={"csrf_token": csrf, "name": "x", "admin_email": email},
+                              headers=HTML)
+        assert r.status == 403 and "community pages need" in await r.text(), email  # the same answer either way
+    assert _count(cm, "cm_groups") == 1
+
+
+async def test_group_admin_from_another_town_and_huge_ids(cm, aiohttp_client):  # noqa: F811
+    hub, pw = cm.alerts.hub, cm.towns["password"]
+    al = cm.alerts
+    from machihub.principal import SYSTEM
+
+    al.admin.import_subscribers(SYSTEM, "37201", [{"email": "far@example.jp", "topics": ["community"],
+                                                   "areas": [{"kind": "town"}]}])
+    with al.db.transaction() as tx:
+        far = tx.scalar("SELECT subscriber_id FROM al_contacts WHERE kind = 'email' AND address_hash = ?",
+                        (al.links.address_hash("email", "far@example.jp"),))
+    staff, csrf, _ = await _staff(aiohttp_client, hub, "komae_composer", pw)
+    r = await staff.post("/community/groups", data={"csrf_token": csrf, "name": "猪方町内会", "kind": "jichikai",
+                                                    "join_mode": "code", "admin_subscriber": str(far)}, headers=HTML)
+    assert r.status == 400 and _count(cm, "cm_groups") == 0
+    r = await staff.post("/community/groups", data={"csrf_token": csrf, "name": "猪方町内会",
+                                                    "admin_subscriber": "9" * 30}, headers=HTML)
+    assert r.status == 400 and _count(cm, "cm_groups") == 0
+    huge = "99999999999999999999999"
+    for path in (f"/community/reports/{huge}", f"/community/groups/{huge}", f"/community/reports/{2**63}"):
+        assert (await staff.get(path, headers=HTML)).status == 404, path
+    for path in (f"/community/reports/{huge}/approve", f"/community/groups/{huge}/members/1",
+                 f"/community/groups/1/members/{huge}", f"/community/posts/{huge}/moderate",
+                 f"/community/guardians/{huge}/confirm", f"/community/guardians/{2**63}/revoke"):
+        assert (await staff.post(path, data={"csrf_token": csrf}, headers=HTML)).status == 404, path

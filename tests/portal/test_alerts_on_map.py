@@ -24,6 +24,9 @@ async def test_alerts_in_force_on_the_map(aiohttp_client, al):  # noqa: F811
     html = await (await client.get("/13219/?lang=ja")).text()
     assert "不審者情報（和泉本町）" in html and f"/alerts/a/{live}" in html
     assert "訓練" not in html and "取り消される情報" not in html
+    # the banner comes before the layers and the map: the first thing a phone shows
+    banner = html.index('id="alerts-in-force"')
+    assert banner < html.index('class="map-layout"') and html.index("不審者情報（和泉本町）") > banner
     overlay = _config(html)["alerts"]
     assert [a["headline"] for a in overlay] == ["不審者情報（和泉本町）"]
     assert overlay[0]["severity"] == "Severe" and overlay[0]["geometry"]["type"] in ("Polygon", "MultiPolygon")

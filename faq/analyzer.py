@@ -20,7 +20,7 @@ from pathlib import Path
 
 from faq.english import STOP_WORDS, Gloss, stem
 from faq.morph import BACKENDS, Morpheme
-from faq.normalize import fold_kana, is_word_char, normalize_with_map
+from faq.normalize import fold_kana, hiragana_to_katakana, is_all_hiragana, is_word_char, normalize_with_map
 from faq.synonyms import Synonyms
 
 HERE = Path(__file__).resolve().parent
@@ -90,6 +90,15 @@ class Analyzer:
         norm, src = normalize_with_map(text)
         out = Analysis(length=sum(1 for ch in norm if is_word_char(ch)), folded=fold_kana(norm))
         terms, latin = self._terms(norm, src, out)
+        if query and not terms and is_all_hiragana(norm):
+            # a reading typed as heard on the phone (こくほ): the dictionary reads it as particles; written in
+            # katakana it is one known word (コクホ -> 国保). Only then: ください must stay a function word
+            kata = hiragana_to_katakana(norm)
+            morphs = self._morphemes(kata)
+            trial = [t.text for t in self._terms(kata, src, Analysis())[0]]
+            whole_synonym = any(a == 0 and b == len(trial) for a, b, _ in self.synonyms.rewrite(trial))
+            if trial and (whole_synonym or (len(morphs) == 1 and not morphs[0].unknown)):
+                terms, latin = self._terms(kata, src, out)
         out.terms = self._apply_synonyms(terms)
         if self.bigrams:
             out.grams = self._grams(norm, src)

@@ -18,6 +18,15 @@ def fold_kana(text: str) -> str:
     )
 
 
+def hiragana_to_katakana(text: str) -> str:
+    """ごみ -> ゴミ (the inverse of fold_kana for hiragana); one character for one, so spans stay valid."""
+    return "".join(chr(ord(ch) + _KANA_SHIFT) if 0x3041 <= ord(ch) <= 0x3096 else ch for ch in text)
+
+
+def is_all_hiragana(text: str) -> bool:
+    return bool(text) and all(0x3041 <= ord(ch) <= 0x309F or ch == "ー" for ch in text)
+
+
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
     """NFKC + lower case of ``text`` and, for each output character, the index of its source character.
 

@@ -112,3 +112,10 @@ def test_tokens_index_and_match_in_sqlite_fts5(analyzer: Analyzer) -> None:
     assert search("ゴミ")[0] == 1
     assert search("国保の金額")[0] == 2
     assert search("library book")[0] == 3
+
+
+def test_a_reading_typed_in_hiragana_finds_the_word(analyzer: Analyzer) -> None:
+    """Call-center staff type what they hear: こくほ is read as particles by the dictionary, as a query it is 国保."""
+    assert [t.text for t in analyzer.analyze("こくほ", query=True).terms] == terms(analyzer, "国民健康保険")
+    assert [t.text for t in analyzer.analyze("ごみ", query=True).terms] == terms(analyzer, "ゴミ")  # words stay words
+    assert analyzer.analyze("ください", query=True).terms == []  # a function word stays one

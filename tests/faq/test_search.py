@@ -68,6 +68,7 @@ def ids(index: FaqIndex, query: str, mode: str = "fused", k: int = 3) -> list[st
     ("ゴミの収集日", "gomi"),  # katakana ゴミ finds ごみ
     ("粗大ゴミ", "sodai"),
     ("国保の保険料", "kokuho"),  # synonym 国保 = 国民健康保険
+    ("こくほ", "kokuho"),  # typed as heard on the phone
     ("マイナンバーカードの申請", "mynumber"),  # synonym マイナンバー = 個人番号
     ("引越しの手続き", "tenshutsu"),  # 引越し = 引っ越し
     ("子どもを保育園に入れたい", "hoiku"),

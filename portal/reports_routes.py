@@ -7,12 +7,12 @@ import re
 
 from aiohttp import web
 
-from layers.reports.store import STATUSES, request_json, services_json
-from machihub.errors import Invalid, NotFound
+from layers.reports.store import MAX_PHOTO, MAX_TEXT, STATUSES, request_json, services_json
+from machihub.errors import Invalid, NotFound, TooManyRequests
 from portal.i18n import pick_language
 from portal.pages import gettext_for, render
 from portal.ratelimit import RateLimiter
-from portal.web import HUB, PRINCIPAL, SESSION, json_response, run
+from portal.web import HUB, PRINCIPAL, SESSION, json_response, run, wants_html
 
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("report_limiter", RateLimiter)
 
@@ -28,22 +28,62 @@ def _jurisdiction(request: web.Request) -> str:
     return code
 
 
-async def report_form(request: web.Request) -> web.Response:
+class _Problem(Invalid):
+    """A report the form can explain: the English message for API clients, plus the field at fault and a
+    translatable message (msgid and parameters) for the re-rendered form."""
+
+    def __init__(self, message: str, field: str, msgid: str, **params: object) -> None:
+        super().__init__(message)
+        self.field, self.msgid, self.params = field, msgid, params
+
+
+def N_(msgid: str) -> str:  # marks a message for extraction; translated when the form is rendered
+    return msgid
+
+
+# What the store says (English, for the API) -> the field at fault and what the form says, in the reader's language.
+_STORE_PROBLEMS = [
+    ("describe the problem", "description", N_("Describe the problem.")),
+    ("the description is longer than", "description",
+     N_("The description is too long: at most %(max)d characters.")),
+    ("the location is not a valid", "location", N_("This location is not valid. Click on the map or type an address.")),
+    ("the location is outside", "location",
+     N_("This place is outside the municipality. Click on the map inside it or type an address there.")),
+    ("the photo is larger than", "photo", N_("The photo is too large: at most %(mb)d MB.")),
+    ("the photo must be", "photo", N_("The photo must be a JPEG or PNG image.")),
+    ("the photo cannot be read", "photo", N_("The photo cannot be read. Choose a JPEG or PNG image.")),
+]
+
+
+def _explain(exc: Invalid) -> _Problem:
+    if isinstance(exc, _Problem):
+        return exc
+    for prefix, field, msgid in _STORE_PROBLEMS:
+        if exc.message.startswith(prefix):
+            return _Problem(exc.message, field, msgid, max=MAX_TEXT, mb=MAX_PHOTO // (1024 * 1024))
+    return _Problem(exc.message, "form", N_("The report could not be accepted. Check the form and try again."))
+
+
+async def _form_context(request: web.Request, code: str) -> dict:
     hub = request.app[HUB]
-    code = _jurisdiction(request)
     tenant = await run(hub.tenants.get, code)
     services = await run(hub.reports.services, code)
     _ = gettext_for(request)
     lang = pick_language(request)
-    return render(request, "report_form.html", title=_("Report a problem"), tenant=tenant,
-                  tenant_name=tenant.name if lang.startswith("ja") else (tenant.name_en or tenant.name),
-                  services=services_json(services, lang), tile_url=hub.settings.tile_url,
-                  tile_attribution=re.sub(r"<[^>]+>", "", hub.settings.tile_attribution))
+    return {"title": _("Report a problem"), "tenant": tenant,
+            "tenant_name": tenant.name if lang.startswith("ja") else (tenant.name_en or tenant.name),
+            "services": services_json(services, lang), "tile_url": hub.settings.tile_url,
+            "tile_attribution": re.sub(r"<[^>]+>", "", hub.settings.tile_attribution),
+            "values": {}, "problem": None, "max_text": MAX_TEXT}
+
+
+async def report_form(request: web.Request) -> web.Response:
+    code = _jurisdiction(request)
+    return render(request, "report_form.html", **await _form_context(request, code))
 
 
 async def _submit(request: web.Request, code: str, form) -> tuple:
     hub = request.app[HUB]
-    request.app[LIMITER].check(request.remote or "-")
     tenant = await run(hub.tenants.get, code)
 
     def number(name: str, *alts: str) -> float | None:
@@ -53,29 +93,63 @@ async def _submit(request: web.Request, code: str, form) -> tuple:
         try:
             return float(str(raw))
         except ValueError:
-            raise Invalid(f"{name} must be a number") from None
+            raise _Problem(f"{name} must be a number", "location",
+                           N_("This location is not valid. Click on the map or type an address.")) from None
 
+    description = str(form.get("description") or "").strip()
+    if not description:
+        raise _Problem("describe the problem", "description", N_("Describe the problem."))
+    if len(description) > MAX_TEXT:
+        raise _Problem(f"the description is longer than {MAX_TEXT} characters", "description",
+                       N_("The description is too long: at most %(max)d characters."), max=MAX_TEXT)
     lat, lon = number("lat"), number("long", "lon")
     address = str(form.get("address_string") or form.get("address") or "").strip()
     if lat is None or lon is None:
         if not address:
-            raise Invalid("give the location: click on the map or type an address")
+            raise _Problem("give the location: click on the map or type an address", "location",
+                           N_("Give the location: click on the map or type an address."))
         match = await run(hub.addresses.lookup, address, code)
         if match is None:
-            raise Invalid(f"address not found: {address}")
+            raise _Problem(f"address not found: {address}", "location",
+                           N_("Address not found: %(address)s. Check it, or click on the map instead."),
+                           address=address)
         lat, lon = match.lat, match.lng
+    # counted once the form is complete: a resident correcting a typo is not throttled, a flood still is
+    request.app[LIMITER].check(request.remote or "-")
     media = form.get("media")
     photo = media.file.read() if isinstance(media, web.FileField) else None
-    return await run(hub.reports.submit, code, str(form.get("service_code") or ""),
-                     description=str(form.get("description") or ""), lat=lat, lon=lon, address=address,
-                     photo=photo or None, contact=str(form.get("email") or "") or None, boundary=tenant.boundary)
+    try:
+        return await run(hub.reports.submit, code, str(form.get("service_code") or ""),
+                         description=description, lat=lat, lon=lon, address=address, photo=photo or None,
+                         contact=str(form.get("email") or "") or None, boundary=tenant.boundary)
+    except Invalid as exc:
+        raise _explain(exc) from None
 
 
 async def report_submit(request: web.Request) -> web.Response:
     code = _jurisdiction(request)
     form = await request.post()
     _ = gettext_for(request)
-    report, token = await _submit(request, code, form)
+    try:
+        report, token = await _submit(request, code, form)
+    except (Invalid, TooManyRequests) as exc:
+        if not wants_html(request):
+            raise  # API clients get the JSON error from the middleware
+        if isinstance(exc, TooManyRequests):
+            problem = _Problem(exc.message, "form",
+                               N_("Too many reports from your connection. Please wait a few minutes and try again."))
+        else:
+            problem = _explain(exc)
+        ctx = await _form_context(request, code)
+        media = form.get("media")
+        ctx["values"] = {k: str(form.get(k) or "") for k in ("service_code", "description", "address_string",
+                                                              "lat", "long", "email")}
+        ctx["problem"] = {"field": problem.field, "text": _(problem.msgid) % problem.params if problem.params
+                          else _(problem.msgid),
+                          "photo_again": isinstance(media, web.FileField) and problem.field != "photo"}
+        if problem.field == "photo":
+            ctx["problem"]["photo_again"] = False
+        return render(request, "report_form.html", status=exc.status, **ctx)
     return render(request, "report_done.html", title=_("Thank you"), report=report,
                   follow=f"/reports/{report.id}?token={token}")
 

@@ -119,34 +119,115 @@
   var form = document.getElementById('nearest-form');
   var results = document.getElementById('nearest-results');
   if (!form) return;  // this town has no shelter layer: no nearest-shelter search
-  var marker = null;
-  function search(params) {
+  var marker = null;          // where the search starts from (typed address, my position or a map click)
+  var found = L.layerGroup().addTo(map);  // the nearest shelters of the last search
+  var seq = 0;                 // only the latest search may write the panel
+  function origin(lat, lon) {
+    if (marker) map.removeLayer(marker);
+    marker = L.circleMarker([lat, lon], {radius: 9, color: '#000', weight: 3, fillColor: '#ffeb3b', fillOpacity: 1,
+                                         bubblingMouseEvents: false}).addTo(map);
+    return marker;
+  }
+  function say(text) {  // a message, never markup: the server's words in the page language
+    var p = document.createElement('p');
+    p.setAttribute('role', 'alert');
+    p.textContent = text;
+    results.innerHTML = '';
+    results.appendChild(p);
+  }
+  function answer(r) {  // {html} for a result fragment, {message} for a refusal (JSON {"error", "message"})
+    var type = r.headers.get('Content-Type') || '';
+    if (type.indexOf('json') >= 0) {
+      return r.json().then(function (body) { return {message: body.message || body.error || String(r.status)}; });
+    }
+    if (!r.ok) return {message: t.load_failed + ' (' + r.status + ')'};
+    return r.text().then(function (html) { return {html: html}; });
+  }
+  // The shelters of the panel on the map, each name a button that centres the map on it and opens its popup.
+  function plot(from, move) {
+    found.clearLayers();
+    var list = results.querySelector('ol.nearest');
+    var pts = from ? [from] : [];
+    if (list) Array.prototype.forEach.call(list.querySelectorAll('li[data-lat]'), function (li) {
+      var ll = [parseFloat(li.dataset.lat), parseFloat(li.dataset.lon)];
+      if (isNaN(ll[0]) || isNaN(ll[1])) return;
+      var name = li.querySelector('strong');
+      var m = L.circleMarker(ll, {radius: 10, color: '#000', weight: 3, fillColor: '#2e7d32', fillOpacity: 1,
+                                  bubblingMouseEvents: false})
+        .bindPopup('<h3 class="popup-title">' + esc(name ? name.textContent : '') + '</h3><p>' +
+                   esc((li.querySelector('.muted') || {}).textContent) + '</p>')
+        .addTo(found);
+      pts.push(ll);
+      if (!name) return;
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'nearest-show';
+      b.textContent = list.dataset.showLabel || '⌖';
+      var label = document.createElement('span');
+      label.className = 'sr-only';
+      label.textContent = ': ' + name.textContent;
+      b.appendChild(label);
+      b.addEventListener('click', function () {
+        map.setView(ll, Math.max(map.getZoom(), 16));
+        m.openPopup();
+        map.getContainer().scrollIntoView({block: 'nearest'});
+      });
+      name.parentNode.insertBefore(document.createTextNode(' '), name.nextSibling);
+      name.parentNode.insertBefore(b, name.nextSibling.nextSibling);
+    });
+    if (move && pts.length > 1) map.fitBounds(L.latLngBounds(pts), {padding: [30, 30], maxZoom: 16});
+    else if (move && pts.length === 1) map.setView(pts[0], Math.max(map.getZoom(), 15));
+  }
+  function search(params, from, move) {
+    var mine = ++seq;
     results.setAttribute('aria-busy', 'true');
-    fetch(form.action + '?' + new URLSearchParams(params).toString() + '&fragment=1').then(function (r) {
-      return r.text();
-    }).then(function (html) {
-      results.innerHTML = html;
+    var url = form.action + '?' + new URLSearchParams(params).toString();
+    fetch(url + '&fragment=1').then(answer).then(function (a) {
+      if (mine !== seq) return;
       results.removeAttribute('aria-busy');
+      if (a.message !== undefined) {
+        found.clearLayers();
+        if (!from && marker) { map.removeLayer(marker); marker = null; }
+        say(a.message);
+        return;
+      }
+      results.innerHTML = a.html;
+      if (!from && marker) { map.removeLayer(marker); marker = null; }  // a new typed address: old origin goes
+      if (from || !results.querySelector('ol.nearest')) { plot(from, move); return; }
+      // a typed address: ask where it is (same search, as JSON) to mark it and show it with the shelters
+      return fetch(url + '&f=json', {headers: {'Accept': 'application/json'}}).then(function (r) {
+        return r.ok && (r.headers.get('Content-Type') || '').indexOf('json') >= 0 ? r.json() : null;
+      }).then(function (body) {
+        if (mine !== seq) return;
+        var f = body && body.from;
+        if (f && typeof f.lat === 'number' && typeof f.lon === 'number') {
+          origin(f.lat, f.lon);
+          plot([f.lat, f.lon], true);
+        } else plot(null, true);
+      });
+    }).catch(function () {
+      if (mine !== seq) return;
+      results.removeAttribute('aria-busy');
+      say(t.load_failed);
     });
   }
-  function fromPoint(lat, lon) {
-    if (marker) map.removeLayer(marker);
-    marker = L.circleMarker([lat, lon], {radius: 9, color: '#000', weight: 3, fillColor: '#ffeb3b', fillOpacity: 1})
-      .addTo(map);
+  function fromPoint(lat, lon, move) {
+    origin(lat, lon);
+    if (move) map.setView([lat, lon], Math.max(map.getZoom(), 15));
     search({lat: lat.toFixed(6), lon: lon.toFixed(6), hazard: document.getElementById('nearest-hazard').value,
-            lang: cfg.lang});
+            lang: cfg.lang}, [lat, lon], move);
   }
   form.addEventListener('submit', function (ev) {
     ev.preventDefault();
     search({address: document.getElementById('nearest-address').value,
-            hazard: document.getElementById('nearest-hazard').value, lang: cfg.lang});
+            hazard: document.getElementById('nearest-hazard').value, lang: cfg.lang}, null, true);
   });
   document.getElementById('nearest-here').addEventListener('click', function () {
-    if (!navigator.geolocation) { results.textContent = t.no_geolocation; return; }
-    navigator.geolocation.getCurrentPosition(function (p) { fromPoint(p.coords.latitude, p.coords.longitude); },
-      function () { results.textContent = t.no_geolocation; });
+    if (!navigator.geolocation) { say(t.no_geolocation); return; }
+    navigator.geolocation.getCurrentPosition(function (p) { fromPoint(p.coords.latitude, p.coords.longitude, true); },
+      function () { say(t.no_geolocation); });
   });
-  map.on('click', function (e) { if (!e.originalEvent.defaultPrevented) fromPoint(e.latlng.lat, e.latlng.lng); });
+  map.on('click', function (e) { if (!e.originalEvent.defaultPrevented) fromPoint(e.latlng.lat, e.latlng.lng, false); });
 
   var addr = document.getElementById('nearest-address');
   var dl = document.getElementById('town-suggestions');

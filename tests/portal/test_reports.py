@@ -97,3 +97,65 @@ async def test_bad_reports_are_refused(aiohttp_client, hub, towns, services):
     r = await client.post("/open311/v2/requests.json", data=form)
     assert r.status == 400 and "JPEG or PNG" in (await r.json())["message"]
     assert hub.reports.search("37201") == []  # nothing was stored by any refused request
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+async def test_refused_form_post_comes_back_with_the_input_and_the_problem(aiohttp_client, hub, towns, services):
+    """A browser post that cannot be accepted re-renders the form (400) in the reader's language, with what was
+    typed kept and the problem named; API clients of the same URL keep the JSON error; nothing is stored."""
+    client = await aiohttp_client(make_public_app(hub))
+    base = {"service_code": "dumping", "description": "粗大ごみが捨てられています", "email": "hanako@example.jp"}
+    cases = [
+        ("ja", {**base}, "場所を指定してください。地図をクリックするか、住所を入力してください。"),
+        ("en", {**base}, "Give the location: click on the map or type an address."),
+        ("ja", {**base, "address_string": "あいうえお"}, "住所が見つかりません：あいうえお。"),
+        ("vi", {**base, "address_string": "あいうえお"}, "Không tìm thấy địa chỉ: あいうえお."),
+        ("ja", {**base, "lat": "35.6", "long": "139.5"}, "この場所は市町村の区域外です。"),
+        ("ko", {**base, "description": "", "address_string": "番町一丁目"}, "문제를 설명해 주세요."),
+        ("pt", {**base, "description": "あ" * 2001, "address_string": "番町一丁目"},
+         "A descrição é longa demais: no máximo 2000 caracteres."),
+    ]
+    for lang, fields, message in cases:
+        r = await client.post(f"/37201/report?lang={lang}", data=fields, headers=HTML)
+        page = await r.text()
+        assert r.status == 400 and r.content_type == "text/html", (lang, fields, page[:300])
+        assert message in page, (lang, message)
+        assert 'role="alert"' in page and 'aria-invalid="true"' in page
+        if fields["description"] and len(fields["description"]) < 100:
+            assert f">{fields['description']}</textarea>" in page  # what the resident typed is kept
+        assert 'value="hanako@example.jp"' in page and '<option value="dumping" selected>' in page
+        if fields.get("address_string"):
+            assert f'value="{fields["address_string"]}"' in page
+        assert "{&#34;error" not in page and '{"error"' not in page
+
+    form = FormData()
+    for k, v in {**base, "address_string": "番町一丁目"}.items():
+        form.add_field(k, v)
+    form.add_field("media", b"<svg onload=alert(1)>", filename="x.jpg", content_type="image/jpeg")
+    r = await client.post("/37201/report?lang=zh-Hant", data=form, headers=HTML)
+    page = await r.text()
+    assert r.status == 400 and "照片必須是 JPEG 或 PNG 圖像。" in page and "<svg" not in page
+    assert 'aria-describedby="rp-photo-error"' in page
+
+    # the same refusals for an API client: the JSON error, in English, as before
+    r = await client.post("/37201/report", data=base, headers={"Accept": "application/json"})
+    assert r.status == 400 and (await r.json()) == {
+        "error": "invalid", "message": "give the location: click on the map or type an address"}
+    r = await client.post("/37201/report", data={**base, "address_string": "あいうえお"})
+    assert r.status == 400 and (await r.json())["message"] == "address not found: あいうえお"
+    assert hub.reports.search("37201") == []  # nothing was stored by any refused post
+
+    # and the form, once fixed, goes through
+    r = await client.post("/37201/report?lang=ja", data={**base, "address_string": "番町一丁目"}, headers=HTML)
+    assert r.status == 200 and "ありがとう" in await r.text()
+    assert [x.description for x in hub.reports.search("37201")] == [base["description"]]
+
+
+async def test_the_report_form_hints_before_posting(aiohttp_client, hub, towns, services):
+    client = await aiohttp_client(make_public_app(hub))
+    page = await (await client.get("/37201/report?lang=en", headers=HTML)).text()
+    assert 'data-need-location="Give the location: click on the map or type an address."' in page
+    assert 'name="description"' in page and 'maxlength="2000" required' in page
+    assert 'id="rp-problem"' not in page and "aria-describedby" not in page  # no problem shown on a fresh form

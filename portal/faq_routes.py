@@ -159,6 +159,7 @@ async def console(request: web.Request) -> web.Response:
     result = await run(hub.faq.search, p.tenant_code, q) if q else None
     config = {"csrf": _ctx(request)["csrf"], "labels": {
         "results": _("%(n)d results"), "none": _("No FAQ found. Log the inquiry or escalate it."),
+        "related": _("No entry contains these words. Perhaps related (%(n)d):"),
         "logged": _("Inquiry logged"), "answered": _("Answered with this"), "failed": _("Could not save")}}
     return render(request, "faq/console.html", title=_("Call center"), q=q, result=result, alerts=alerts,
                   pinned=pinned, categories=await run(hub.faq.categories, p.tenant_code, "staff"),

@@ -58,7 +58,9 @@
       }
       list.appendChild(li);
     });
-    say(data.hits.length ? cfg.labels.results.replace("%(n)d", String(data.hits.length)) : cfg.labels.none);
+    // matched = entries containing the words; the rest are meaning-only neighbours: say so (a new-FAQ candidate)
+    var label = !data.hits.length ? cfg.labels.none : (data.matched === 0 ? cfg.labels.related : cfg.labels.results);
+    say(label.replace("%(n)d", String(data.hits.length)));
   }
 
   function search() {

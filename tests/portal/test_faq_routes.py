@@ -182,3 +182,16 @@ async def test_linking_map_layers_from_the_form(aiohttp_client, hub, faq):
     public = await aiohttp_client(make_public_app(hub))
     html = await (await public.get(f"/37201/faq/{faq['public'].id}?lang=ja")).text()
     assert f"/list/{shelters.key}" in html and secret.key not in html and "内部資料" not in html  # never leaks
+
+
+async def test_no_word_match_is_said_not_hidden(aiohttp_client, hub, faq, tmp_path):
+    """Meaning-only neighbours are offered, but the page says no entry contains the words (and the search is
+    counted as one that found nothing: a candidate for a new FAQ entry)."""
+    hub.faq.configure_search(encoder="default", cache_dir=tmp_path)
+    client = await aiohttp_client(make_public_app(hub))
+    html = await (await client.get("/37201/faq?q=ペットの火葬&lang=ja")).text()
+    assert "この言葉を含むFAQはありません" in html and "<li>" in html
+    found = await (await client.get("/37201/faq?q=避難所&lang=ja")).text()
+    assert "この言葉を含むFAQはありません" not in found
+    report = hub.faq.inquiries.report(faq["kenko_viewer"].principal())
+    assert [r["query"] for r in report["no_match"]] == ["ペットの火葬"]

@@ -56,12 +56,32 @@ LAYERS = [
 ]
 
 
+# One colour per kind of layer, the same in every town (without it the map takes colours by list position, so
+# 指定緊急避難場所 was blue in 狛江市 but red in 高松市), and distinct within a town.
+STYLES = {"emergency_places": "#0b5cad", "evacuation_shelters": "#1b7f3b", "aed": "#ad1457",
+          "evacuation_spaces": "#00695c", "libraries": "#8a4b00", "tsunami_buildings": "#37474f",
+          "flood_hazard": "#0b5cad", "landslide_hazard": "#8a4b00"}
+# Hazard columns, per kind: every town's GSI 指定緊急避難場所 has one column per hazard (the nearest-shelter panel
+# needs them); the GSI 指定避難所 data has none.
+HAZARD_FIELDS = {"emergency_places": GSI_HAZARD_FIELDS, "evacuation_spaces": TAKAMATSU_HAZARD_FIELDS}
+GSI_HAZARD_COLUMNS = ("emergency_places",)
+
+
 def _exists(hub: Hub, key: str) -> bool:
     try:
         hub.layers.get_layer(key, SYSTEM)
         return True
     except NotFound:
         return False
+
+
+def _align(hub: Hub, key: str, slug: str) -> None:
+    """Give a demo layer its kind's colour and hazard fields, also in a store loaded by an older demo."""
+    layer = hub.layers.get_layer(key, SYSTEM)
+    style = {**layer.style, "color": STYLES[slug]} if slug in STYLES else layer.style
+    metadata = {**layer.metadata, "hazard_fields": HAZARD_FIELDS[slug]} if slug in HAZARD_FIELDS else layer.metadata
+    if style != layer.style or metadata != layer.metadata:
+        hub.layers.update_definition(SYSTEM, key, style=style, metadata=metadata)
 
 
 def load_demo(hub: Hub, quiet: bool = False) -> Iterator[str]:
@@ -74,18 +94,16 @@ def load_demo(hub: Hub, quiet: bool = False) -> Iterator[str]:
             hub.tenants.add_department(SYSTEM, code, dcode, dname, dname_en)
     for tenant, slug, file, name_ja, name_en, dept, classification, credit, extra in LAYERS:
         key = f"{slug}_{tenant}"
-        if _exists(hub, key):
-            continue
-        types = {h: "boolean" for h in GSI_HAZARDS} if file.startswith(("evacuation_3", "emergency_3")) else None
-        if file.startswith("emergency_3"):
-            extra = {**extra, "hazard_fields": GSI_HAZARD_FIELDS}
-        elif file == "evacuation_space.csv":
-            extra = {**extra, "hazard_fields": TAKAMATSU_HAZARD_FIELDS}
-        report = import_file(hub.layers, SYSTEM, DATA / file, tenant_code=tenant, slug=slug, name_ja=name_ja,
-                             name_en=name_en, owner_department_id=hub.tenants.find_department(tenant, dept).id,
-                             classification=classification, metadata={"credit": credit, **extra},
-                             note="demo data", field_types=types)
-        yield f"loaded {report.layer_key}: {report.count} features ({classification})"
+        if not _exists(hub, key):
+            types = {h: "boolean" for h in GSI_HAZARDS} if slug in GSI_HAZARD_COLUMNS else None
+            if slug in HAZARD_FIELDS:
+                extra = {**extra, "hazard_fields": HAZARD_FIELDS[slug]}
+            report = import_file(hub.layers, SYSTEM, DATA / file, tenant_code=tenant, slug=slug, name_ja=name_ja,
+                                 name_en=name_en, owner_department_id=hub.tenants.find_department(tenant, dept).id,
+                                 classification=classification, metadata={"credit": credit, **extra},
+                                 note="demo data", field_types=types)
+            yield f"loaded {report.layer_key}: {report.count} features ({classification})"
+        _align(hub, key, slug)
     _share_evacuation_spaces(hub)
     _report_services(hub)
     yield from _demo_users(hub)

@@ -1,6 +1,7 @@
 """HTML rendering for both apps: one Jinja2 environment (autoescaped) with the request's language."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,28 @@ TEMPLATES = Path(__file__).parent / "templates"
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
 _env.policies["ext.i18n.trimmed"] = True
+JST = timezone(timedelta(hours=9), "JST")  # Asia/Tokyo: no daylight saving time since 1951
+
+
+def jst(value: Any) -> str:
+    """An ISO 8601 string or datetime as 'YYYY-MM-DD HH:MM' Japanese time. The hub stores UTC, so a time without
+    an offset is taken as UTC; one with an offset (a JMA telegram's +09:00) is converted. Anything else is shown
+    as it is, nothing as an empty string."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        d = value
+    else:
+        try:
+            d = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return str(value)
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=UTC)
+    return d.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+_env.filters["jst"] = jst
 
 
 def fmt(value: Any) -> str:

@@ -12,11 +12,21 @@
   if (cfg.tile_url) L.tileLayer(cfg.tile_url, {attribution: cfg.tile_attribution, maxZoom: 18}).addTo(map);
 
   if (cfg.area) {  // review page
-    var area = L.geoJSON(cfg.area, {style: {color: '#6a1b9a', weight: 2, fillOpacity: 0.2}, interactive: false}).addTo(map);
-    L.circleMarker(cfg.point, {radius: 7, color: '#ffffff', weight: 2, fillColor: '#6a1b9a', fillOpacity: 1,
-                               interactive: false}).addTo(map);
-    L.circleMarker(cfg.exact, {radius: 4, color: '#b71c1c', weight: 2, fillOpacity: 0, interactive: false}).addTo(map);
-    map.fitBounds(area.getBounds().pad(0.5));
+    // Give the map its view before adding any layer: a path added to a map without a view waits for 'load',
+    // and if a later layer created the shared renderer first, the polygon is drawn before the renderer has
+    // bounds (Leaflet: "Cannot read properties of undefined (reading 'min')") and the map stays grey.
+    var area = L.geoJSON(cfg.area, {style: {color: '#6a1b9a', weight: 2, fillOpacity: 0.2}, interactive: false});
+    var bounds = area.getBounds();
+    [cfg.point, cfg.exact].forEach(function (p) {
+      if (p && isFinite(p[0]) && isFinite(p[1])) bounds = bounds.isValid() ? bounds.extend(p) : L.latLngBounds([p, p]);
+    });
+    if (bounds.isValid()) map.fitBounds(bounds.pad(0.5), {maxZoom: 17});
+    else map.setView([35.68, 139.76], 12);
+    area.addTo(map);
+    if (cfg.point) L.circleMarker(cfg.point, {radius: 7, color: '#ffffff', weight: 2, fillColor: '#6a1b9a',
+                                              fillOpacity: 1, interactive: false}).addTo(map);
+    if (cfg.exact) L.circleMarker(cfg.exact, {radius: 4, color: '#b71c1c', weight: 2, fillOpacity: 0,
+                                              interactive: false}).addTo(map);
     return;
   }
 

@@ -81,6 +81,8 @@ def test_address_search_marks_the_origin_and_brings_the_results_into_view(browse
     first.locator("button.nearest-show").click()
     page.wait_for_selector(".leaflet-popup-content", timeout=5000)
     assert name in page.inner_text(".leaflet-popup-content")
+    # Leaflet fades a popup in: axe must measure contrast on the finished popup, not half-transparent text
+    page.wait_for_function("getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
     assert "地図で見る" in first.locator("button.nearest-show").inner_text()
     assert run_axe(page) == []
     context.close()

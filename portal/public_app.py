@@ -115,7 +115,11 @@ async def nearest(request: web.Request) -> web.Response:
     if lat is None or lon is None:
         address = (request.query.get("address") or "").strip()
         if not address:
-            raise Invalid(_("Type an address, use your location or click on the map."))
+            message = _("Type an address, use your location or click on the map.")
+            if request.query.get("fragment") or request.query.get("f") == "json":
+                raise Invalid(message)
+            # the form sent without JavaScript: the page again, with the message where the results go
+            return _nearest_response(request, tenant, {"nearest": [], "nearest_error": message}, status=400)
         match = await run(hub.addresses.lookup, address, tenant.code)
         if match is None:
             results = {"nearest": [], "nearest_place": _("Address not found: %(address)s") % {"address": address}}
@@ -130,12 +134,14 @@ async def nearest(request: web.Request) -> web.Response:
     return _nearest_response(request, tenant, {"nearest": items, "nearest_place": place or f"{lat:.5f}, {lon:.5f}"})
 
 
-def _nearest_response(request: web.Request, tenant, results: dict) -> web.Response:
+def _nearest_response(request: web.Request, tenant, results: dict, status: int = 200) -> web.Response:
     _ = gettext_for(request)
     if request.query.get("fragment"):
         return render(request, "nearest_results.html", **results)
-    return render(request, "nearest_page.html", title=_("Nearest shelters"), tenant=tenant,
+    page = render(request, "nearest_page.html", title=_("Nearest shelters"), tenant=tenant,
                   tenant_name=tenant_label(tenant, pick_language(request)), **results)
+    page.set_status(status)
+    return page
 
 
 async def suggest(request: web.Request) -> web.Response:

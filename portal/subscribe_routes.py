@@ -14,11 +14,13 @@ from aiohttp import web
 from alerts.model import JST, TOPICS
 from alerts.prefs import LANGUAGES, topic_labels
 from machihub.errors import Forbidden, HubError, Invalid, NotFound
+from portal.i18n import LANGUAGES as PORTAL_LANGUAGES
 from portal.i18n import pick_language
 from portal.pages import gettext_for, render
 from portal.web import HUB, json_response, run
 
 TEMPLATES = Path(__file__).parent / "templates" / "alerts"
+LANGUAGE_NAMES = {code: name for code, name, _ in PORTAL_LANGUAGES}  # each language in its own name
 SHOWN_STATES = ("sending", "sent", "expired", "cancelled", "superseded")
 
 
@@ -75,7 +77,7 @@ async def _form_context(request: web.Request, tenant_code: str, current: Any = N
     point = next((a for a in (current.areas if current else []) if a["kind"] == "point"), None)
     return {"topics": topic_labels(lang), "chosen_topics": set(current.topics) if current else set(),
             "units": {k: [u.name for u in units if u.kind == k] for k in ("chome", "school", "zone")},
-            "chosen": chosen, "point": point, "mail_languages": LANGUAGES, "current": current,
+            "chosen": chosen, "point": point, "mail_languages": LANGUAGES, "language_names": LANGUAGE_NAMES, "current": current,
             "hours": [f"{h:02d}:00" for h in range(24)], "tenant": tenant, "tenant_name": tenant.name}
 
 

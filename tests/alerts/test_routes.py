@@ -23,7 +23,9 @@ def public_app(hub):
 async def test_subscribe_confirm_prefs_and_one_click_unsubscribe(al, smtp, aiohttp_client):
     client = await aiohttp_client(public_app(_hub(al)))
     form = await client.get("/13219/alerts")
-    assert form.status == 200 and "和泉本町一丁目" in await form.text()
+    form_html = await form.text()
+    assert form.status == 200 and "和泉本町一丁目" in form_html
+    assert '<option value="ko" lang="ko">한국어</option>' in form_html  # languages by their own names, not codes
     data = {"topic": ["crime", "weather"], "town": "1", "email": "jiro@example.jp", "language": "ja",
             "quiet_start": "", "quiet_end": ""}
     r = await client.post("/13219/alerts", data=_multi(data))

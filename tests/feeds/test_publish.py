@@ -65,6 +65,7 @@ def test_rss_and_atom_parse_without_bozo(published, fmt):
     body = publish.news_feed(BASE, tenant, items, fmt=fmt, self_url=f"{BASE}/37201/feeds/{fmt}.xml")
     parsed = feedparser.parse(body)
     assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.feed.link == f"{BASE}/37201/"  # the channel links to the town's page, not to itself
     (entry,) = parsed.entries
     assert entry.title == "高松市に大雨特別警報。命を守る行動を。"
     assert entry.link == f"{BASE}/alerts/a/{items[0].id}"

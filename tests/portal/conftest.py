@@ -139,3 +139,19 @@ class ServeProcess:
     def __exit__(self, *exc) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """The public app over the real demo data (高松市, 狛江市, 沼津市) on loopback, one per test module."""
+    from machihub.demo import load_demo
+    from portal.public_app import make_public_app
+    from tests.conftest import make_hub
+
+    tmp = tmp_path_factory.mktemp("demo")
+    hub = make_hub(f"sqlite:///{tmp}/hub.gpkg", tmp)
+    list(load_demo(hub, quiet=True))
+    server = LiveServer([make_public_app(hub)]).start()
+    yield hub, server
+    server.stop()
+    hub.close()

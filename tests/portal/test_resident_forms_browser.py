@@ -5,23 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from machihub.demo import load_demo
-from portal.public_app import make_public_app
-from tests.conftest import make_hub
-from tests.portal.conftest import LiveServer, loopback_only, run_axe
+from tests.portal.conftest import loopback_only, run_axe
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("demo")
-    hub = make_hub(f"sqlite:///{tmp}/hub.gpkg", tmp)
-    list(load_demo(hub, quiet=True))
-    server = LiveServer([make_public_app(hub)]).start()
-    yield hub, server
-    server.stop()
-    hub.close()
 
 
 def _page(browser, locale="ja-JP", **kw):

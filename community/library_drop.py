@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from layers.readers.encoding import decode_utf8_or_cp932
 from machihub.errors import HubError
 from machihub.principal import Principal
 
@@ -27,18 +28,6 @@ class DropResult:
     name: str
     ok: bool
     detail: str
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Shift_JIS (cp932), which many Japanese library systems write."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp932")
-    except UnicodeDecodeError:
-        raise ValueError("the file is neither UTF-8 nor Shift_JIS text") from None
 
 
 class LibraryDrop:
@@ -122,7 +111,7 @@ class LibraryDrop:
         try:
             if path.stat().st_size > MAX_BYTES:
                 raise ValueError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")
-            text = _decode(path.read_bytes())
+            text = decode_utf8_or_cp932(path.read_bytes())
             result = self.library.handle_batch(ils, self.library.parse_csv(text), source=f"drop:{path.name}")
             detail = f"applied {result['applied']} rows; not linked (phone them): {len(result['unlinked'])}"
             ok = True

@@ -15,6 +15,7 @@ from community.access import is_staff_of
 from community.arrivals import CLASSES
 from community.groups import KINDS
 from community.privacy import apply_decisions
+from layers.readers.encoding import decode_utf8_or_cp932
 from machihub.errors import Forbidden, HubError, Invalid, NotFound
 from portal.community_routes import file_report, report_json
 from portal.pages import gettext_for, render
@@ -330,13 +331,7 @@ async def library_batch(request: web.Request) -> web.StreamResponse:
         data = upload.file.read(CSV_MAX + 1)
         if len(data) > CSV_MAX:
             raise Invalid("the CSV file is larger than 5 MB")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("cp932")
-            except UnicodeDecodeError:
-                raise Invalid("the file is neither UTF-8 nor Shift_JIS text") from None
+        text = decode_utf8_or_cp932(data)
         events = await run(cm.library.parse_csv, text)
         result = await run(cm.library.handle_batch, p, events, f"upload:{upload.filename or ''}"[:80])
     except HubError as exc:

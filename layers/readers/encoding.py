@@ -42,6 +42,14 @@ def detect(data: bytes) -> str | None:
     return None
 
 
+def decode_utf8_or_cp932(data: bytes, what: str = "the file") -> str:
+    """Text of a CSV a Japanese system wrote: UTF-8 (BOM or not), else CP932; anything else is Invalid."""
+    label = detect(data)
+    if label is None:
+        raise Invalid(f"{what} is neither UTF-8 nor Shift_JIS (CP932) text")
+    return data.decode(python_codec(label))
+
+
 def decode_text(data: bytes, encoding: str | None, name: str) -> tuple[str, str]:
     """(text, encoding label). A given encoding must decode; otherwise UTF-8 then CP932 are tried."""
     if encoding:

@@ -1,7 +1,6 @@
 """faq.search: the engine on a small hand-written pool, and its quality on the real development queries."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,11 +10,11 @@ import pytest
 from faq.analyzer import Analyzer
 from faq.embedding import E5Encoder, EmbeddingCache, content_key
 from faq.search import FaqIndex, Weights
+from tests.faq import load_bench
 from tests.shared_data import DATA as SHARED_DATA
 
 DATA = SHARED_DATA
 FAQ = DATA / "faq"
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "faq.py"
 
 POOL = [
     {"id": "gomi", "question": "ごみの分別と収集日を知りたい", "answer": "燃やすごみは週2回、資源ごみは週1回収集します。"},
@@ -140,18 +139,11 @@ def test_cache_keys_survive_trailing_nul_bytes(tmp_path: Path) -> None:
 
 
 # --- quality floor on the real development set ---------------------------------------------------------
-def _bench():
-    spec = importlib.util.spec_from_file_location("faq_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 @pytest.fixture(scope="module")
 def dev_set():
     if not (FAQ / "corpus.json").exists():
         pytest.fail(f"FAQ data missing: {FAQ}")
-    bench = _bench()
+    bench = load_bench()
     entries, dev = bench.load()
     return bench, entries, dev
 

@@ -3,7 +3,6 @@ SQL on PostgreSQL, fused with the same dense ranking. Entries are a slice of the
 (../shared/data/faq, never shipped); dense vectors are the e5 question vectors, cached across runs."""
 from __future__ import annotations
 
-import importlib.util
 import math
 import uuid
 from pathlib import Path
@@ -15,24 +14,17 @@ from faq.model import clean_fields
 from faq.search import Weights
 from machihub.principal import SYSTEM
 from tests.conftest import DATA, PG_URL, _postgis_admin, make_hub
+from tests.faq import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "faq.py"
 CORPUS_SLICE, QUERIES = 200, 60
 pytestmark = pytest.mark.postgis
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("faq_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 @pytest.fixture(scope="module")
 def corpus():
     if not (DATA / "faq" / "corpus.json").exists():
         pytest.fail(f"FAQ test data missing: {DATA / 'faq'}")
-    bench = _bench()
+    bench = load_bench()
     entries, dev = bench.load()
     entries = entries[:CORPUS_SLICE]
     ids = {str(e["id"]) for e in entries}

@@ -375,3 +375,15 @@ def test_unknown_crs_in_a_shapefile(shelters, tmp_path):
     assert result.source_crs == "EPSG:6668"
     assert np.allclose(shapely.get_coordinates([g for g, _ in result.features]),
                        shapely.get_coordinates([g for g, _ in shelters.features]))
+
+
+def test_csv_text_is_utf8_or_cp932_and_nothing_else():
+    """What Japanese systems write (UTF-8 with or without BOM, or CP932) decodes; other bytes are refused."""
+    from layers.readers.encoding import decode_utf8_or_cp932
+    from machihub.errors import Invalid
+
+    text = "受取館,期限\n中央図書館,2026-06-05\n"
+    assert decode_utf8_or_cp932(b"\xef\xbb\xbf" + text.encode()) == text
+    assert decode_utf8_or_cp932(text.encode("cp932")) == text
+    with pytest.raises(Invalid, match="neither UTF-8 nor Shift_JIS"):
+        decode_utf8_or_cp932("受取館".encode("utf-16"), "the hold CSV")

@@ -155,3 +155,11 @@ def demo_server(tmp_path_factory):
     yield hub, server
     server.stop()
     hub.close()
+
+
+def open_page(browser, width: int = 390, height: int = 844, locale: str = "ja-JP", **kw):
+    """(context, page, blocked requests) in a fresh context limited to loopback. bypass_csp lets a test evaluate
+    its probes; the page itself still runs under our CSP."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale, bypass_csp=True, **kw)
+    blocked = loopback_only(context)
+    return context, context.new_page(), blocked

@@ -12,7 +12,7 @@ from machihub.principal import SYSTEM, Principal
 from portal.public_app import make_public_app
 from portal.staff_app import make_staff_app
 from tests.conftest import make_hub
-from tests.portal.conftest import LiveServer, loopback_only, run_axe
+from tests.portal.conftest import LiveServer, open_page, run_axe
 
 pytestmark = pytest.mark.browser
 PASSWORD = "call center test password"
@@ -34,20 +34,22 @@ def servers(tmp_path_factory, request):
     hub.close()
 
 
-def _page(browser, width=1280, height=900, locale="ja-JP"):
-    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale, bypass_csp=True)
-    blocked = loopback_only(context)
-    return context, context.new_page(), blocked
+def _page(browser, width=1280, height=900, **kw):
+    return open_page(browser, width, height, **kw)
+
+
+def _log_in(page, staff: str, next_path: str) -> None:
+    page.goto(f"{staff}/login?next={next_path}")
+    page.fill("#username", "cc-browser")
+    page.fill("#password", PASSWORD)
+    page.click("form[action=\"/login\"] button[type=submit]")
 
 
 def test_staff_flow_search_open_log_report(browser, servers):
     hub, server = servers
     staff = server.url(1)
     context, page, blocked = _page(browser)
-    page.goto(f"{staff}/login?next=/faq")
-    page.fill("#username", "cc-browser")
-    page.fill("#password", PASSWORD)
-    page.click("form[action=\"/login\"] button[type=submit]")
+    _log_in(page, staff, "/faq")
     page.wait_for_url(f"{staff}/faq")
 
     page.locator("#faq-q").press_sequentially("津波", delay=80)  # search as you type
@@ -104,10 +106,7 @@ def test_axe_on_the_console(browser, servers):
     _, server = servers
     staff = server.url(1)
     context, page, _ = _page(browser)
-    page.goto(f"{staff}/login?next=/faq%3Fq%3D%E9%81%BF%E9%9B%A3")
-    page.fill("#username", "cc-browser")
-    page.fill("#password", PASSWORD)
-    page.click("form[action=\"/login\"] button[type=submit]")
+    _log_in(page, staff, "/faq%3Fq%3D%E9%81%BF%E9%9B%A3")
     page.wait_for_selector("#faq-results li")
     problems = {}
     for path in ["/faq?q=避難", "/faq/report", "/faq/escalations", "/faq/manage"]:

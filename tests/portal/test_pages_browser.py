@@ -7,16 +7,12 @@ import io
 
 import pytest
 
-from tests.portal.conftest import loopback_only, run_axe
+from tests.portal.conftest import open_page, run_axe
 
 pytestmark = pytest.mark.browser
 
 
-def _page(browser, width=390, height=844):
-    # bypass_csp lets the test evaluate its probes; the page itself still runs under our CSP
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="ja-JP", bypass_csp=True)
-    blocked = loopback_only(context)
-    return context, context.new_page(), blocked
+_page = open_page
 
 
 def _coloured_pixels(png: bytes, colour: str, tolerance: int = 40) -> int:

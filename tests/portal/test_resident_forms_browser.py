@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.portal.conftest import loopback_only, run_axe
+from tests.portal.conftest import open_page, run_axe
 
 pytestmark = pytest.mark.browser
 
 
-def _page(browser, locale="ja-JP", **kw):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale=locale, bypass_csp=True, **kw)
-    blocked = loopback_only(context)
-    return context, context.new_page(), blocked
+_page = open_page
 
 
 CENTRE = "(() => { const c = window.MACHIHUB_MAP.getCenter(); return [c.lat, c.lng, window.MACHIHUB_MAP.getZoom()]; })()"
